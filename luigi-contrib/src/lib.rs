@@ -1,0 +1,1 @@
+//! luigi-rs contrib backends: STUB.
