@@ -155,9 +155,11 @@ impl Run {
 /// configuration.
 fn command(example_name: &str, dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(example(example_name));
-    cmd.args(args)
-        .args(["--local-scheduler", "--no-lock"])
-        .current_dir(dir)
+    cmd.args(args).arg("--no-lock");
+    if !args.contains(&"--scheduler-port") {
+        cmd.arg("--local-scheduler");
+    }
+    cmd.current_dir(dir)
         .env_remove("LUIGI_CONFIG_PATH")
         .env_remove("LUIGI_CONFIG_PARSER")
         .stdin(Stdio::null())
@@ -652,4 +654,64 @@ fn external_wait_with_keep_alive_finishes_once_the_data_appears() {
         "This progress looks :) because there were failed tasks but they all succeeded in a retry",
     ]);
     assert_eq!(read(format!("{root}/counts.txt")), "lines: 2\nwords: 4\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// workloads
+// ---------------------------------------------------------------------------------------------
+
+/// Our `luigid` on a free loopback port, killed when dropped.
+struct Luigid {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Luigid {
+    fn start(dir: &Path) -> Luigid {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .unwrap_or_else(|err| panic!("cannot find a free port: {err}"))
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_luigid"))
+            .args(["--address", "127.0.0.1", "--port", &port.to_string(), "--state-path"])
+            .arg(dir.join("state.db"))
+            .current_dir(dir)
+            .env_remove("LUIGI_CONFIG_PATH")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start luigid: {err}"));
+        let luigid = Luigid { child, port };
+        let deadline = Instant::now() + RUN_TIMEOUT;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "luigid did not listen on port {port} within {RUN_TIMEOUT:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        luigid
+    }
+}
+
+impl Drop for Luigid {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A chain run by two runner threads against a real `luigid`: each link becomes runnable only
+/// once the previous one is reported DONE, over another connection than the next `get_work`.
+/// The worker once trusted a "nothing for you" answered before that DONE arrived and stopped
+/// with most of the chain left; every link must run.
+#[test]
+fn workloads_chain_against_luigid_runs_every_link() {
+    let dir = temp_dir();
+    let root = root_of(&dir);
+    let luigid = Luigid::start(dir.path());
+    let port = luigid.port.to_string();
+    let args = ["Chain", "--n", "1000", "--root", &root, "--workers", "2", "--scheduler-host", "127.0.0.1"];
+    let args: Vec<&str> = args.into_iter().chain(["--scheduler-port", &port]).collect();
+    run("workloads", dir.path(), &args).assert_code(0).assert_lines(&["* 1000 ran successfully:"]);
+    let links = std::fs::read_dir(Path::new(&root).join("chain")).map_or(0, |entries| entries.count());
+    assert_eq!(links, 1000, "files under {root}/chain");
 }

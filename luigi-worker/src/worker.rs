@@ -116,6 +116,9 @@ struct State {
     /// What the execution summary is made of.
     history: History,
     running: IndexMap<TaskId, Running>,
+    /// How many runs have ended (their status reported): a `get_work` reply is only trusted to
+    /// mean "nothing left" if no run ended while it was being asked.
+    runs_ended: u64,
     failed: HashSet<TaskId>,
     /// Tasks that gave up waiting for run-time requirements: reported PENDING, not FAILED, so
     /// a later run starts them again once their requirements are done (as Luigi leaves them).
@@ -142,6 +145,7 @@ impl State {
             progress: Progress::default(),
             history: History::new(worker_id),
             running: IndexMap::new(),
+            runs_ended: 0,
             failed: HashSet::new(),
             suspended: HashSet::new(),
             unfulfilled: HashMap::new(),
@@ -304,6 +308,9 @@ impl Worker {
 /// How a runner thread should continue after asking for work.
 enum Next {
     Run(TaskId),
+    /// Ask again at once: a task finished while the question was on its way, so the answer
+    /// may predate what that task unblocked.
+    Again,
     Wait,
     Sleep,
     Stop,
@@ -584,6 +591,7 @@ impl Shared {
                         return;
                     }
                 }
+                Next::Again => {}
                 Next::Wait => {
                     let state = self.lock();
                     if !state.finished {
@@ -605,6 +613,7 @@ impl Shared {
         if self.lock().finished {
             return Ok(Next::Stop);
         }
+        let runs_ended = self.lock().runs_ended;
         let reply = if self.stop_requesting_work.load(Ordering::SeqCst) {
             GetWorkReply::disabled()
         } else if self.processes.load(Ordering::SeqCst) > 0 {
@@ -640,6 +649,12 @@ impl Shared {
             let Some(task) = state.scheduled.get(&task_id).cloned() else { return Ok(Next::Wait) };
             state.running.insert(task_id.clone(), Running { task, waiting: false });
             return Ok(Next::Run(task_id));
+        }
+        if state.runs_ended != runs_ended && !self.stop_requesting_work.load(Ordering::SeqCst) {
+            // Another runner thread reported a task done (over its own connection) while this
+            // question was in flight: the scheduler may have answered before it knew, so the
+            // "nothing for you" is stale. Ask again rather than stop with work left.
+            return Ok(Next::Again);
         }
         if state.running.is_empty() {
             let idle_since = *state.idle_since.get_or_insert_with(Instant::now);
@@ -858,6 +873,7 @@ impl Shared {
         {
             let mut state = self.lock();
             state.running.shift_remove(task_id);
+            state.runs_ended += 1;
             match outcome.status {
                 TaskStatus::Done => {
                     self.cache.mark(task.id());
