@@ -37,7 +37,8 @@ struct Options {
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("rpc") => rpc(&args[1..]),
-        _ => bail!("usage: cargo xtask bench rpc [options]; see cargo xtask --help"),
+        Some("workloads") => crate::workloads::run(&args[1..]),
+        _ => bail!("usage: cargo xtask bench rpc|workloads [options]; see cargo xtask --help"),
     }
 }
 
@@ -82,12 +83,12 @@ struct Measurement {
     bytes_per_task: f64,
 }
 
-enum Server {
+pub(crate) enum Server {
     Ours(PathBuf),
     Python(PathBuf),
 }
 
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_path_buf()
 }
 
@@ -101,21 +102,24 @@ fn target_dir() -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(metadata["target_directory"].as_str().context("no target_directory in cargo metadata")?))
 }
 
-fn build_luigid() -> anyhow::Result<PathBuf> {
+/// Builds release binaries of `luigi-cli` (`--bin`/`--example` arguments) and returns the
+/// directory they land in.
+pub(crate) fn build(what: &[&str]) -> anyhow::Result<PathBuf> {
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--release", "--quiet", "-p", "luigi-cli", "--bin", "luigid"])
+        .args(["build", "--release", "--quiet", "-p", "luigi-cli"])
+        .args(what)
         .current_dir(workspace_root())
         .status()
-        .context("building luigid")?;
+        .context("building luigi-cli")?;
     if !status.success() {
-        bail!("building luigid failed");
+        bail!("building {} failed", what.join(" "));
     }
-    Ok(target_dir()?.join("release/luigid"))
+    Ok(target_dir()?.join("release"))
 }
 
 fn rpc(args: &[String]) -> anyhow::Result<()> {
     let options = parse(args)?;
-    let ours = build_luigid()?;
+    let ours = build(&["--bin", "luigid"])?.join("luigid");
     let mut results = vec![measure(Server::Ours(ours), options.tasks, &options)?];
     if options.python {
         let python = crate::python::interpreter()?;
@@ -125,7 +129,7 @@ fn rpc(args: &[String]) -> anyhow::Result<()> {
     let report = report(&results, &options, args);
     println!("{report}");
     if options.write {
-        write_section(&report)?;
+        write_section("rpc", "luigid RPC", &report)?;
     }
     Ok(())
 }
@@ -142,11 +146,11 @@ fn rss_bytes(pid: u32) -> u64 {
         .map_or(0, |kib| kib * 1024)
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-struct Running {
+pub(crate) struct Running {
     child: Child,
 }
 
@@ -166,7 +170,7 @@ impl Drop for Running {
     }
 }
 
-fn start(server: &Server, dir: &Path, port: u16, no_state: bool) -> anyhow::Result<Running> {
+pub(crate) fn start(server: &Server, dir: &Path, port: u16, no_state: bool) -> anyhow::Result<Running> {
     let log = std::fs::File::create(dir.join("server.log"))?;
     let (program, state) = match server {
         Server::Ours(bin) => (bin.clone(), dir.join("state.db")),
@@ -302,7 +306,7 @@ fn report(results: &[Measurement], options: &Options, args: &[String]) -> String
         command.trim(),
         options.connections,
         options.seconds,
-        chrono_free_date(),
+        today(),
         std::thread::available_parallelism().map_or(1, |n| n.get())
     ));
     out.push_str("| server | tasks | add_task req/s | add_task p50 / p99 ms | get_work+done req/s | get_work p50 / p99 ms | memory per task |\n");
@@ -333,7 +337,7 @@ fn report(results: &[Measurement], options: &Options, args: &[String]) -> String
 }
 
 /// Today's date (UTC) from the system clock, without a date library.
-fn chrono_free_date() -> String {
+pub(crate) fn today() -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let days = (secs / 86_400) as i64;
     // Civil-from-days (Howard Hinnant's algorithm).
@@ -349,16 +353,17 @@ fn chrono_free_date() -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-const START: &str = "<!-- xtask bench rpc: start -->";
-const END: &str = "<!-- xtask bench rpc: end -->";
-
-fn write_section(report: &str) -> anyhow::Result<()> {
+/// Replaces the section between `<!-- xtask bench NAME: start -->` and its end marker in
+/// `docs/benchmarks.md` (appending it under `heading` the first time).
+pub(crate) fn write_section(name: &str, heading: &str, report: &str) -> anyhow::Result<()> {
+    let start = format!("<!-- xtask bench {name}: start -->");
+    let end = format!("<!-- xtask bench {name}: end -->");
     let path = workspace_root().join("docs/benchmarks.md");
     let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let section = format!("{START}\n{report}{END}");
-    let updated = match (text.find(START), text.find(END)) {
-        (Some(start), Some(end)) if end > start => format!("{}{}{}", &text[..start], section, &text[end + END.len()..]),
-        _ => format!("{text}\n## luigid RPC\n\n{section}\n"),
+    let section = format!("{start}\n{report}{end}");
+    let updated = match (text.find(&start), text.find(&end)) {
+        (Some(s), Some(e)) if e > s => format!("{}{}{}", &text[..s], section, &text[e + end.len()..]),
+        _ => format!("{text}\n## {heading}\n\n{section}\n"),
     };
     std::fs::write(&path, updated).with_context(|| format!("writing {}", path.display()))?;
     eprintln!("wrote {}", path.display());

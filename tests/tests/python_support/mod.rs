@@ -9,19 +9,19 @@
 //! the real thing, as CI does.
 //!
 //! Which luigid is tested: the `LUIGID_BIN` environment variable when set (a command line, usually one
-//! path); otherwise [`DEFAULT_LUIGID`]. Today that is Python's own luigid from the venv, because ours
-//! does not exist yet; switching the default to our binary is the one-line change of that constant to
-//! [`LuigidDefault::OurBuild`].
+//! path); otherwise [`DEFAULT_LUIGID`]: our own `luigid`, built in the same cargo profile as the test.
+//! To check the harness itself against the reference, run with `LUIGID_BIN` naming Python's luigid
+//! (with a test clock, `tests/python/clock_luigid.py` wraps it).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// The luigid the harnesses start when `LUIGID_BIN` is not set.
-pub(crate) const DEFAULT_LUIGID: LuigidDefault = LuigidDefault::PythonVenv;
+pub(crate) const DEFAULT_LUIGID: LuigidDefault = LuigidDefault::OurBuild;
 
 /// Where the default luigid comes from.
-#[allow(dead_code, reason = "OurBuild becomes the default once our luigid binary exists")]
+#[allow(dead_code, reason = "PythonVenv is kept to check the harness against the reference")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum LuigidDefault {
     /// Python Luigi 3.8.1's `luigid` from the harness venv: the reference behaviour.
