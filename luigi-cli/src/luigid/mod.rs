@@ -273,7 +273,7 @@ where
     };
     let listeners = Listeners::bind(&args.listen_on(), &server_config)?;
 
-    let test_clock = args.test_clock.then(|| Arc::new(ManualClock::new(SystemClock.now())));
+    let test_clock = args.test_clock.then(|| Arc::new(ManualClock::following_real_time()));
     let clock: Arc<dyn Clock> = match &test_clock {
         Some(manual) => manual.clone(),
         None => Arc::new(SystemClock),

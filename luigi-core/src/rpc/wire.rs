@@ -348,22 +348,53 @@ mod status_filter {
     }
 }
 
-/// `task_list`'s `upstream_status`: `""` (or `null`) for no upstream filter.
-mod upstream_filter {
-    use super::*;
+/// `task_list`'s `upstream_status` filter. Luigi compares it as a string with each PENDING
+/// task's upstream status, so any text is accepted: `""` (or `null`) filters nothing, and a
+/// text that names no upstream status matches no PENDING task.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum UpstreamFilter {
+    /// `""` or `null`: every task.
+    #[default]
+    Any,
+    /// PENDING tasks only when their upstream status is this one.
+    Only(UpstreamStatus),
+    /// Text that is no upstream status (`"FAILED"`, say): no PENDING task matches.
+    Unmatchable(String),
+}
 
-    pub(super) fn serialize<S: Serializer>(status: &UpstreamStatus, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(status.as_str())
+impl UpstreamFilter {
+    /// Whether the filter is set (Luigi's truthiness of the string).
+    pub fn is_set(&self) -> bool {
+        *self != UpstreamFilter::Any
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<UpstreamStatus, D::Error> {
+    /// Whether a PENDING task whose upstream status is `status` passes.
+    pub fn admits(&self, status: Option<UpstreamStatus>) -> bool {
+        match self {
+            UpstreamFilter::Any => true,
+            UpstreamFilter::Only(wanted) => status == Some(*wanted),
+            UpstreamFilter::Unmatchable(_) => false,
+        }
+    }
+}
+
+impl Serialize for UpstreamFilter {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            UpstreamFilter::Any => serializer.serialize_str(""),
+            UpstreamFilter::Only(status) => serializer.serialize_str(status.as_str()),
+            UpstreamFilter::Unmatchable(text) => serializer.serialize_str(text),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for UpstreamFilter {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<UpstreamFilter, D::Error> {
         let text = Option::<std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        let text = text.as_deref().unwrap_or("");
-        UpstreamStatus::parse(text).ok_or_else(|| {
-            de::Error::custom(format_args!(
-                "unknown upstream status '{text}'; expected \"\", UPSTREAM_RUNNING, UPSTREAM_MISSING_INPUT, \
-                 UPSTREAM_FAILED or UPSTREAM_DISABLED"
-            ))
+        Ok(match text.as_deref().unwrap_or("") {
+            "" => UpstreamFilter::Any,
+            text => UpstreamStatus::parse(text)
+                .map_or_else(|| UpstreamFilter::Unmatchable(text.to_owned()), UpstreamFilter::Only),
         })
     }
 }
@@ -671,8 +702,8 @@ pub struct TaskListRequest {
     #[serde(default, with = "status_filter")]
     pub status: Option<TaskStatus>,
     /// For PENDING tasks, only those with this upstream status (default `""`: no filter).
-    #[serde(default, with = "upstream_filter")]
-    pub upstream_status: UpstreamStatus,
+    #[serde(default)]
+    pub upstream_status: UpstreamFilter,
     /// Whether to answer with a count instead of a list above `max_shown_tasks` (default `true`).
     #[serde(default = "default_true", deserialize_with = "py_bool")]
     pub limit: bool,
@@ -689,7 +720,7 @@ impl Default for TaskListRequest {
     fn default() -> Self {
         TaskListRequest {
             status: None,
-            upstream_status: UpstreamStatus::None,
+            upstream_status: UpstreamFilter::Any,
             limit: true,
             search: None,
             max_shown_tasks: None,
@@ -1465,10 +1496,16 @@ mod tests {
         let request: TaskListRequest =
             json::from_str(r#"{"status": null, "upstream_status": null, "limit": null}"#).unwrap();
         assert_eq!(request.status, None);
-        assert_eq!(request.upstream_status, UpstreamStatus::None);
+        assert_eq!(request.upstream_status, UpstreamFilter::Any);
         assert!(!request.limit);
         assert!(json::from_str::<TaskListRequest>(r#"{"status": "BOGUS"}"#).is_err());
-        assert!(json::from_str::<TaskListRequest>(r#"{"upstream_status": "UPSTREAM_BOGUS"}"#).is_err());
+        // Luigi compares the upstream filter as text: an unknown one matches nothing, no error.
+        let request: TaskListRequest = json::from_str(r#"{"upstream_status": "FAILED"}"#).unwrap();
+        assert_eq!(request.upstream_status, UpstreamFilter::Unmatchable("FAILED".into()));
+        assert!(request.upstream_status.is_set() && !request.upstream_status.admits(Some(UpstreamStatus::Failed)));
+        let request: TaskListRequest = json::from_str(r#"{"upstream_status": "UPSTREAM_FAILED"}"#).unwrap();
+        assert!(request.upstream_status.admits(Some(UpstreamStatus::Failed)));
+        assert_eq!(json::to_string(&request.upstream_status, json::Style::Python).unwrap(), r#""UPSTREAM_FAILED""#);
     }
 
     #[test]

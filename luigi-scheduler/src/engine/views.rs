@@ -154,7 +154,7 @@ pub(crate) fn task_list(state: &mut State, now: f64, request: &TaskListRequest) 
             None => state.n_visible(),
         };
         if request.limit && count > limit {
-            let shown = if request.upstream_status == UpstreamStatus::None { count as i64 } else { -1 };
+            let shown = if request.upstream_status.is_set() { -1 } else { count as i64 };
             return TaskListReply::TooMany { num_tasks: shown };
         }
     }
@@ -181,8 +181,8 @@ pub(crate) fn task_list(state: &mut State, now: f64, request: &TaskListRequest) 
             }
         }
         if task.status != TaskStatus::Pending
-            || request.upstream_status == UpstreamStatus::None
-            || Some(request.upstream_status) == upstream_status(state, t, &mut memo)
+            || !request.upstream_status.is_set()
+            || request.upstream_status.admits(upstream_status(state, t, &mut memo))
         {
             result.insert(task.id.clone(), serialize_task(state, t, Deps::None));
         }

@@ -5,6 +5,9 @@
 //! (inventory §11.3). The route exists only when the router was given a [`ManualClock`], which
 //! only the hidden `--test-clock` flag does.
 //!
+//! The clock follows real time until the first request here, which freezes it (as Luigi's
+//! tests see real time until they fake it).
+//!
 //! The arguments are read like an RPC's `data` (form field, query string or JSON body):
 //! `{"time": <epoch seconds>}` sets the clock, `{"advance": <seconds>}` moves it (after
 //! setting, if both are given). The reply is `{"time": <the clock's time>}`.
