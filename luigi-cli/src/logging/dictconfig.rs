@@ -1,5 +1,5 @@
 //! The `[logging]` table of `luigi.toml`, which Python Luigi hands to
-//! `logging.config.dictConfig`, translated into a [`Spec`].
+//! `logging.config.dictConfig`, translated into a `Spec` (`spec.rs`).
 //!
 //! Supported: `version = 1`, `formatters` (`format`, `datefmt`, `style`), `handlers` of class
 //! `logging.StreamHandler` (`stream = "ext://sys.stdout"` or `ext://sys.stderr`),

@@ -1,5 +1,5 @@
 //! Python's `logging.config.fileConfig` INI files (`[core] logging_conf_file`,
-//! `--logging-conf-file`), the common subset, translated into a [`Spec`].
+//! `--logging-conf-file`), the common subset, translated into a `Spec` (`spec.rs`).
 //!
 //! Supported: `[loggers]`/`[handlers]`/`[formatters]` `keys`; `[logger_root]` and named loggers
 //! (`level`, `handlers`, `qualname`, `propagate`); handlers of class `StreamHandler` (`args`

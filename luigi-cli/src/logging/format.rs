@@ -1,10 +1,10 @@
 //! Python `logging.Formatter` format strings, compiled once and rendered per log record.
 //!
-//! A [`Format`] is parsed from the `format` of a `fileConfig` `[formatter_x]` section or a
+//! A `Format` is parsed from the `format` of a `fileConfig` `[formatter_x]` section or a
 //! `dictConfig` formatter, in any of Python's three styles: `%` (`%(levelname)-8s`), `{`
 //! (`{levelname:<8}`) and `$` (`${levelname}`). Parsing checks every attribute name and
 //! conversion up front, so a typo is a configuration error at start-up rather than a broken
-//! line at run time. [`Record`] holds what one `tracing` event offers; the attributes Python
+//! line at run time. `Record` holds what one `tracing` event offers; the attributes Python
 //! records carry and a Rust event does not (`funcName`, `exc_info`, `stack_info`) are rejected
 //! when the format is parsed.
 //!

@@ -12,9 +12,9 @@
 //! `RUST_LOG` (`info`, `luigi-interface=debug,warn`, ...), when set, replaces the loggers'
 //! levels in every case, so a developer can turn up one crate without editing configuration.
 //!
-//! How it fits: [`spec`] is the model both formats produce, [`format`] renders Python format
-//! strings, [`router`] is the `tracing` layer that applies levels, handlers and propagation.
-//! Console output goes through [`output`], which prints above the live progress display
+//! How it fits: `spec` is the model both formats produce, `format` renders Python format
+//! strings, `router` is the `tracing` layer that applies levels, handlers and propagation.
+//! Console output goes through `output`, which prints above the live progress display
 //! (`crate::progress`) instead of through it. Key decision: one layer interprets a
 //! Python-shaped model, rather than a stack of `tracing-subscriber` fmt layers, because Python's
 //! per-handler levels and logger propagation do not map onto per-layer filters.
