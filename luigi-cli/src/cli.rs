@@ -40,7 +40,13 @@ pub struct Parsed {
     pub globals: Vec<(String, String, String)>,
     /// Help text to print instead of running, if `--help`/`--help-all` was given.
     pub help: Option<String>,
+    /// `--no-progress`: no live progress display.
+    pub no_progress: bool,
 }
+
+/// The id and long name of `--no-progress`, a flag of the command line itself rather than of
+/// a config section (`[progress] enabled = false` is its configuration twin).
+const NO_PROGRESS: &str = "no-progress";
 
 /// Why the command line could not be understood.
 #[derive(Debug, thiserror::Error)]
@@ -158,6 +164,15 @@ fn command(program: &str, flags: &[Flag]) -> Command {
     for (idx, flag) in flags.iter().enumerate() {
         command = command.arg(to_arg(flag, format!("f{idx}")));
     }
+    // A task parameter of the same name keeps the flag.
+    if !flags.iter().any(|flag| flag.long == NO_PROGRESS) {
+        command = command.arg(
+            Arg::new(NO_PROGRESS)
+                .long(NO_PROGRESS)
+                .action(ArgAction::SetTrue)
+                .help("Do not show the live progress display on a terminal ([progress] enabled = false)"),
+        );
+    }
     command
 }
 
@@ -176,7 +191,8 @@ pub fn parse(program: &str, args: &[String]) -> Result<Parsed, Error> {
     let matches = command(program, &flags)
         .try_get_matches_from(std::iter::once(program.to_owned()).chain(args.iter().cloned()))
         .map_err(|e| Error::Usage(e.to_string()))?;
-    let mut parsed = Parsed { family: family.clone(), ..Parsed::default() };
+    let no_progress = matches.try_get_one::<bool>(NO_PROGRESS).ok().flatten().copied().unwrap_or(false);
+    let mut parsed = Parsed { family: family.clone(), no_progress, ..Parsed::default() };
     let mut help = None;
     for (idx, flag) in flags.iter().enumerate() {
         let id = format!("f{idx}");

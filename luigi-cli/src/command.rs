@@ -27,7 +27,7 @@ use luigi_core::param::ParamContext;
 use luigi_worker::retcode::{self, Retcode};
 
 use crate::cli;
-use crate::run::{BuildOptions, run_tasks, setup_logging};
+use crate::run::{BuildOptions, run_tasks};
 use crate::tools::{deps, deps_tree, grep};
 
 /// The words that select a tool instead of a task.
@@ -81,10 +81,15 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<ExitCode> {
     {
         return run_tool(program, tool, &args[1..], &config);
     }
-    let Some(root) = parse_task(program, args, &config)? else { return Ok(ExitCode::SUCCESS) };
-    let options = BuildOptions::from_config()?;
+    let Some(Root { task: root, no_progress }) = parse_task(program, args, &config)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut options = BuildOptions::from_config()?;
+    if no_progress {
+        options.progress.enabled = false;
+    }
     let codes = luigi_core::config::sections::load::<Retcode>().context("invalid [retcode] configuration")?;
-    setup_logging(&options.core.log_level);
+    crate::logging::setup(&config, &options.core)?;
     if !options.core.no_lock {
         let lock_size = usize::try_from(options.core.lock_size).unwrap_or(0);
         match luigi_worker::lock::acquire(Path::new(&options.core.lock_pid_dir), lock_size, options.core.take_lock) {
@@ -100,9 +105,16 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<ExitCode> {
     Ok(exit(codes.for_finished_run(&result.summary, || root.complete().unwrap_or(false))))
 }
 
+/// The task a command line asks for, and the command line's own flags.
+struct Root {
+    task: TaskRef,
+    /// `--no-progress`.
+    no_progress: bool,
+}
+
 /// Parses a task command line, installs its global flags in the process-wide parameter
 /// context and builds the root task; `None` when help was printed instead.
-fn parse_task(program: &str, args: &[String], config: &Arc<Configuration>) -> anyhow::Result<Option<TaskRef>> {
+fn parse_task(program: &str, args: &[String], config: &Arc<Configuration>) -> anyhow::Result<Option<Root>> {
     let parsed = match cli::parse(program, args) {
         Err(cli::Error::Registry(err)) if args.iter().any(|a| a == "--module" || a.starts_with("--module=")) => {
             return Err(anyhow::Error::new(cli::Error::Registry(err)).context(
@@ -122,7 +134,8 @@ fn parse_task(program: &str, args: &[String], config: &Arc<Configuration>) -> an
     }
     ParamContext::set_global(context);
     let family = parsed.family.as_deref().context("no task given")?;
-    Ok(Some(luigi_core::registry::build(family, &parsed.args)?))
+    let task = luigi_core::registry::build(family, &parsed.args)?;
+    Ok(Some(Root { task, no_progress: parsed.no_progress }))
 }
 
 /// `deps`, `deps-tree` or `grep`.
@@ -139,14 +152,18 @@ fn run_tool(program: &str, tool: &str, args: &[String], config: &Arc<Configurati
         "deps" => {
             let (own, rest) = split_flags(args, &["--upstream-family"]);
             let mut flags = deps::DepsArgs::try_parse_from(std::iter::once(name).chain(own))?;
-            let Some(root) = parse_task(program, &rest, config)? else { return Ok(ExitCode::SUCCESS) };
+            let Some(Root { task: root, .. }) = parse_task(program, &rest, config)? else {
+                return Ok(ExitCode::SUCCESS);
+            };
             flags.upstream_family = flags.resolve_upstream_family(config)?;
             deps::run(&root, &flags, &mut out)?;
         }
         _ => {
             let (own, rest) = split_flags(args, &["--max-lines"]);
             let flags = deps_tree::DepsTreeArgs::try_parse_from(std::iter::once(name).chain(own))?;
-            let Some(root) = parse_task(program, &rest, config)? else { return Ok(ExitCode::SUCCESS) };
+            let Some(Root { task: root, .. }) = parse_task(program, &rest, config)? else {
+                return Ok(ExitCode::SUCCESS);
+            };
             deps_tree::run(&root, &flags, &mut out)?;
         }
     }

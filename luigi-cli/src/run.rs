@@ -8,8 +8,8 @@
 //! and exit codes belong to the command line (`crate::command`): `build` takes no lock, as
 //! Luigi's `build` defaults to `no_lock`.
 
-use std::io::IsTerminal;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use luigi_core::config::{Configuration, Core, Worker as WorkerSection};
@@ -19,6 +19,8 @@ use luigi_core::{TaskParams, TaskRef};
 use luigi_worker::summary::{ExecutionSummary, StatusCode, SummaryConfig};
 use luigi_worker::{Worker, WorkerOptions};
 
+use crate::progress::{Display, ProgressConfig, ProgressOptions};
+
 /// Settings for [`build`]: Luigi's `core` parameters, read from configuration, overridable.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
@@ -26,6 +28,9 @@ pub struct BuildOptions {
     pub core: Core,
     /// `[worker]`.
     pub worker: WorkerSection,
+    /// `[progress]`: the live progress display on a terminal (shown only when stderr is a
+    /// terminal and log output is luigi's own; see `crate::progress`).
+    pub progress: ProgressOptions,
 }
 
 impl BuildOptions {
@@ -35,12 +40,21 @@ impl BuildOptions {
         Ok(BuildOptions {
             core: Core::from_args(&ctx, &ParamArgs::new()).context("invalid [core] configuration")?,
             worker: WorkerSection::from_args(&ctx, &ParamArgs::new()).context("invalid [worker] configuration")?,
+            progress: ProgressOptions::from(
+                &ProgressConfig::from_args(&ctx, &ParamArgs::new()).context("invalid [progress] configuration")?,
+            ),
         })
     }
 
     /// Runs with the in-process scheduler.
     pub fn local_scheduler(mut self, local: bool) -> BuildOptions {
         self.core.local_scheduler = local;
+        self
+    }
+
+    /// Shows (or never shows) the live progress display while running on a terminal.
+    pub fn progress(mut self, enabled: bool) -> BuildOptions {
+        self.progress.enabled = enabled;
         self
     }
 
@@ -101,16 +115,28 @@ fn scheduler(core: &Core) -> anyhow::Result<Arc<dyn SchedulerApi>> {
     Ok(Arc::new(remote))
 }
 
-/// Schedules and runs `roots` with one worker.
+/// Schedules and runs `roots` with one worker, with the progress display when it is on.
 pub fn run_tasks(roots: Vec<TaskRef>, options: &BuildOptions) -> anyhow::Result<RunResult> {
     let scheduler = scheduler(&options.core)?;
     let worker = Worker::new(scheduler, WorkerOptions::from_sections(&options.core, &options.worker));
-    let mut success = true;
-    for root in roots {
-        success &= worker.add(root)?;
-    }
-    tracing::info!(target: "luigi-interface", "Done scheduling tasks");
-    success &= worker.run()?;
+    let running = AtomicBool::new(false);
+    let success = std::thread::scope(|scope| {
+        let display = Display::start(scope, &worker, &options.progress, &running);
+        let outcome = (|| -> anyhow::Result<bool> {
+            let mut success = true;
+            for root in roots {
+                success &= worker.add(root)?;
+            }
+            tracing::info!(target: "luigi-interface", "Done scheduling tasks");
+            running.store(true, Ordering::SeqCst);
+            Ok(success & worker.run()?)
+        })();
+        // The display goes before the summary is printed.
+        if let Some(display) = display {
+            display.finish();
+        }
+        outcome
+    })?;
     let summary = worker.summarize();
     let length = luigi_core::config::sections::load::<SummaryConfig>().map_or(5, |section| section.summary_length);
     let summary_text = summary.text(length);
@@ -122,48 +148,4 @@ pub fn run_tasks(roots: Vec<TaskRef>, options: &BuildOptions) -> anyhow::Result<
 /// configured scheduler, or the local one via [`BuildOptions::local_scheduler`]).
 pub fn build(tasks: Vec<TaskRef>, options: BuildOptions) -> anyhow::Result<RunResult> {
     run_tasks(tasks, &options)
-}
-
-/// Sets up `tracing` output like Luigi's default handler: `LEVEL: message` on stderr.
-pub(crate) fn setup_logging(level: &str) {
-    use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields};
-    use tracing_subscriber::registry::LookupSpan;
-
-    struct LuigiFormat;
-
-    impl<S, N> FormatEvent<S, N> for LuigiFormat
-    where
-        S: tracing::Subscriber + for<'a> LookupSpan<'a>,
-        N: for<'a> FormatFields<'a> + 'static,
-    {
-        fn format_event(
-            &self,
-            ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
-            mut writer: format::Writer<'_>,
-            event: &tracing::Event<'_>,
-        ) -> std::fmt::Result {
-            let level = match *event.metadata().level() {
-                tracing::Level::ERROR => "ERROR",
-                tracing::Level::WARN => "WARNING",
-                tracing::Level::INFO => "INFO",
-                tracing::Level::DEBUG | tracing::Level::TRACE => "DEBUG",
-            };
-            write!(writer, "{level}: ")?;
-            ctx.field_format().format_fields(writer.by_ref(), event)?;
-            writeln!(writer)
-        }
-    }
-
-    let filter = match level {
-        "NOTSET" | "DEBUG" => tracing::Level::DEBUG,
-        "INFO" => tracing::Level::INFO,
-        "WARNING" => tracing::Level::WARN,
-        _ => tracing::Level::ERROR,
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .event_format(LuigiFormat)
-        .try_init();
 }
