@@ -11,7 +11,9 @@
 //! checks only). Outputs go under `/dev/shm` when it exists, so the file system's journal does
 //! not dominate no-op tasks; logs go through a pipe of which only the tail is kept, for errors.
 //!
-//! Python gets the smaller sizes only (`--python-n`): at Tree 10k it already needs minutes.
+//! Python gets the smaller sizes only (`--python-n`, `--python-luigid-n`): at Tree 10k it
+//! already needs minutes. Against `luigid` every task costs two HTTP round trips, so our sizes
+//! there stop at 100k by default (`--luigid-n`).
 //! Results go to the terminal and, between markers, to `docs/benchmarks.md` with the command.
 
 use std::io::Read;
@@ -36,6 +38,7 @@ const DEPTH: usize = 10;
 struct Options {
     shapes: Vec<String>,
     sizes: Vec<usize>,
+    luigid_sizes: Vec<usize>,
     python_sizes: Vec<usize>,
     python_luigid_sizes: Vec<usize>,
     modes: Vec<Mode>,
@@ -114,6 +117,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
     let mut options = Options {
         shapes: SHAPES.map(str::to_owned).to_vec(),
         sizes: vec![1000, 10_000, 100_000, 1_000_000],
+        luigid_sizes: vec![1000, 10_000, 100_000],
         python_sizes: vec![1000, 10_000],
         python_luigid_sizes: vec![1000],
         modes: vec![Mode::Local, Mode::Luigid],
@@ -132,6 +136,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
                 }
             }
             "--n" => options.sizes = sizes(value()?)?,
+            "--luigid-n" => options.luigid_sizes = sizes(value()?)?,
             "--python-n" => options.python_sizes = sizes(value()?)?,
             "--python-luigid-n" => options.python_luigid_sizes = sizes(value()?)?,
             "--modes" => {
@@ -209,7 +214,8 @@ fn measure_all(
     let mut results = Vec::new();
     for shape in &options.shapes {
         for &mode in &options.modes {
-            for &n in &options.sizes {
+            let our_sizes = if mode == Mode::Local { &options.sizes } else { &options.luigid_sizes };
+            for &n in our_sizes {
                 results.push(measure(shape, n, mode, Implementation::Ours, ours, python, base, options.workers)?);
             }
             let Some(python) = python else { continue };
