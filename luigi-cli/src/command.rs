@@ -90,6 +90,10 @@ pub fn run(program: &str, args: &[String]) -> anyhow::Result<ExitCode> {
     }
     let codes = luigi_core::config::sections::load::<Retcode>().context("invalid [retcode] configuration")?;
     crate::logging::setup(&config, &options.core)?;
+    if !options.worker.no_install_shutdown_handler {
+        // Before the lock: once our pid is in the lock file, `--take-lock` may signal us.
+        luigi_worker::worker::install_shutdown_handler();
+    }
     if !options.core.no_lock {
         let lock_size = usize::try_from(options.core.lock_size).unwrap_or(0);
         match luigi_worker::lock::acquire(Path::new(&options.core.lock_pid_dir), lock_size, options.core.take_lock) {

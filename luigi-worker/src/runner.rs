@@ -37,7 +37,7 @@ impl CompletionCache {
         if self.complete.read().unwrap_or_else(|e| e.into_inner()).contains(task.id()) {
             return Ok(true);
         }
-        let complete = task.complete()?;
+        let complete = catch_panics(task, "complete()", || task.complete())?;
         if complete {
             self.mark(task.id());
         }
@@ -47,10 +47,6 @@ impl CompletionCache {
     /// Records that a task is complete (it just ran successfully).
     pub(crate) fn mark(&self, id: &TaskId) {
         self.complete.write().unwrap_or_else(|e| e.into_inner()).insert(id.clone());
-    }
-
-    pub(crate) fn contains(&self, id: &TaskId) -> bool {
-        self.complete.read().unwrap_or_else(|e| e.into_inner()).contains(id)
     }
 }
 
@@ -101,9 +97,11 @@ pub(crate) fn execute(
     events: &dyn Events,
 ) -> Outcome {
     let mut missing = Vec::new();
-    let result = (|| -> Result<Option<String>, BoxError> {
+    // Every call into user code is guarded on its own (so the error names it); the outer guard
+    // covers the rest (outputs and targets asked about a missing dependency).
+    let result = catch_panics(task, "running", || -> Result<Option<String>, BoxError> {
         if settings.check_unfulfilled_deps && task.kind() != TaskKind::External {
-            for dep in task.deps() {
+            for dep in catch_panics(task, "requires()", || Ok(task.deps()))? {
                 if !cache.is_complete(&dep)? {
                     let absent: Vec<String> = dep
                         .output_targets()
@@ -135,18 +133,18 @@ pub(crate) fn execute(
             };
         }
         let mut ctx = RunContext::new(hooks);
-        run_catching_panics(task, &mut ctx)?;
-        if settings.check_complete_on_run && !task.complete()? {
+        catch_panics(task, "run()", || task.run(&mut ctx))?;
+        if settings.check_complete_on_run && !catch_panics(task, "complete()", || task.complete())? {
             return Err(Box::new(WorkerError(
                 "Task finished running, but complete() is still returning false.".to_owned(),
             )));
         }
         cache.mark(task.id());
         events.fire(task, Event::ProcessingTime, &EventArgs::Seconds(started.elapsed().as_secs_f64()));
-        let expl = task.on_success();
+        let expl = catch_panics(task, "on_success()", || Ok(task.on_success()))?;
         events.fire(task, Event::Success, &EventArgs::None);
         Ok(expl)
-    })();
+    });
     match result {
         Ok(expl) => Outcome { status: TaskStatus::Done, expl, missing },
         Err(error) => {
@@ -156,7 +154,8 @@ pub(crate) fn execute(
                 error.to_string()
             } else {
                 events.fire(task, Event::Failure, &EventArgs::Error(error.as_ref()));
-                task.on_failure(error.as_ref())
+                catch_panics(task, "on_failure()", || Ok(task.on_failure(error.as_ref())))
+                    .unwrap_or_else(|panicked| format!("{}\n{panicked}", error))
             };
             tracing::error!(target: "luigi-interface", "[pid {}] failed {task}: {error}", std::process::id());
             Outcome { status: TaskStatus::Failed, expl: Some(text), missing }
@@ -172,8 +171,14 @@ fn target_label(description: String) -> String {
     }
 }
 
-fn run_catching_panics(task: &TaskRef, ctx: &mut RunContext<'_>) -> Result<(), BoxError> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.run(ctx))) {
+/// Calls user code (`what` of `task`: `run()`, `complete()`, `requires()`...), turning a panic
+/// into an error: a broken task fails or is a scheduling error, it never takes the worker down.
+pub(crate) fn catch_panics<T>(
+    task: &TaskRef,
+    what: &str,
+    call: impl FnOnce() -> Result<T, BoxError>,
+) -> Result<T, BoxError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
         Ok(result) => result,
         Err(panic) => {
             let message = panic
@@ -181,7 +186,7 @@ fn run_catching_panics(task: &TaskRef, ctx: &mut RunContext<'_>) -> Result<(), B
                 .map(|s| (*s).to_owned())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic payload".to_owned());
-            Err(Box::new(WorkerError(format!("run() panicked: {message}"))))
+            Err(Box::new(WorkerError(format!("{what} of {task} panicked: {message}"))))
         }
     }
 }
@@ -249,5 +254,41 @@ impl RunHooks for TaskHooks {
             None => receiver.try_recv().ok(),
             Some(timeout) => receiver.recv_timeout(timeout).ok(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use luigi_core::prelude::*;
+
+    use super::*;
+
+    #[derive(Task, Clone, Debug)]
+    struct PanicsInComplete;
+
+    impl Task for PanicsInComplete {
+        type Requires = ();
+        type Output = ();
+        fn requires(&self) {}
+        fn output(&self) {}
+        fn complete(&self) -> Result<bool, BoxError> {
+            panic!("on purpose")
+        }
+    }
+
+    #[test]
+    fn a_panicking_complete_is_an_error_not_a_crash() {
+        let cache = CompletionCache::default();
+        let error = cache.is_complete(&TaskRef::new(PanicsInComplete)).expect_err("complete() panicked");
+        assert_eq!(error.to_string(), "complete() of PanicsInComplete() panicked: on purpose");
+    }
+
+    #[test]
+    fn a_panic_in_user_code_names_the_method_and_the_task() {
+        let task = TaskRef::new(PanicsInComplete);
+        let error = catch_panics(&task, "requires()", || -> Result<(), BoxError> { panic!("{}", "formatted") })
+            .expect_err("it panicked");
+        assert_eq!(error.to_string(), "requires() of PanicsInComplete() panicked: formatted");
+        assert_eq!(catch_panics(&task, "run()", || Ok(5)).ok(), Some(5));
     }
 }

@@ -74,10 +74,14 @@ impl Mode {
 #[derive(Debug)]
 pub(crate) struct Killer {
     pid: i32,
+    /// Set before the kill, so the relay thread knows the death was ordered: a timed-out task
+    /// fires `TIMEOUT` only, never `PROCESS_FAILURE` as well (as in Luigi).
+    killed: Arc<AtomicBool>,
 }
 
 impl Killer {
     pub(crate) fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
         // SAFETY: kill(2) with a negative pid signals the process group the child leads (it was
         // started with process_group(0)); no memory is involved.
         unsafe {
@@ -181,6 +185,8 @@ pub(crate) fn spawn(
     write_line(&stdin, &request).map_err(|e| format!("cannot send the task to the child: {e}"))?;
     let task = task.clone();
     let finished = Arc::new(AtomicBool::new(false));
+    let killed = Arc::new(AtomicBool::new(false));
+    let killer = Killer { pid, killed: Arc::clone(&killed) };
     let hooks = Arc::new(hooks);
     if hooks.messages.is_some() {
         let (hooks, stdin, finished) = (Arc::clone(&hooks), Arc::clone(&stdin), Arc::clone(&finished));
@@ -221,13 +227,16 @@ pub(crate) fn spawn(
             let outcome = outcome.unwrap_or_else(|| {
                 let code = status.ok().and_then(|s| s.code()).map_or("a signal".to_owned(), |c| c.to_string());
                 let message = format!("Task {} died unexpectedly with exit code {code}", task.id());
-                event::fire(task.task(), Event::ProcessFailure, &EventArgs::Message(&message));
+                if !killed.load(Ordering::SeqCst) {
+                    event::fire(task.task(), Event::ProcessFailure, &EventArgs::Message(&message));
+                    tracing::info!(target: "luigi-interface", "{message}");
+                }
                 Outcome { status: TaskStatus::Failed, expl: Some(message), missing: Vec::new() }
             });
             let _ = to_loop.send(outcome);
         })
         .map_err(|e| format!("cannot start the relay thread: {e}"))?;
-    Ok(Killer { pid })
+    Ok(killer)
 }
 
 /// Handles one line from the child; returns the outcome when the child is done.

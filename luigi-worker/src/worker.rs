@@ -96,7 +96,13 @@ extern "C" fn on_sigusr1(_signal: libc::c_int) {
     PHASE_OUT.store(true, Ordering::SeqCst);
 }
 
-fn install_sigusr1() {
+/// Installs the SIGUSR1 handler that makes workers of this process phase out (Luigi's
+/// shutdown handler). [`Worker::new`] does it unless `[worker] no_install_shutdown_handler`;
+/// a program that can be signalled earlier (the `luigi` command, once it holds the process lock
+/// that `--take-lock` signals) calls it sooner, so a signal that arrives before the worker
+/// exists is not fatal: the default action of SIGUSR1 ends the process. A signal received
+/// before the run makes the worker ask for no work at all.
+pub fn install_shutdown_handler() {
     // SAFETY: the handler only stores into an atomic, which is async-signal-safe.
     unsafe {
         libc::signal(libc::SIGUSR1, on_sigusr1 as extern "C" fn(libc::c_int) as libc::sighandler_t);
@@ -197,6 +203,11 @@ pub struct Worker {
 impl Worker {
     /// A worker using `scheduler`.
     pub fn new(scheduler: Arc<dyn SchedulerApi>, options: WorkerOptions) -> Worker {
+        // Installed now, not when the run starts: a SIGUSR1 during the scheduling phase must
+        // phase the worker out, not kill the process.
+        if !options.no_install_shutdown_handler {
+            install_shutdown_handler();
+        }
         let identity = Identity::new(options.processes, options.id.as_deref());
         let worker_id: Arc<str> = Arc::from(identity.id.as_str());
         let state = State::new(&worker_id);
@@ -263,9 +274,6 @@ impl Worker {
     pub fn run(&self) -> Result<bool, Error> {
         let shared = &self.shared;
         tracing::info!(target: "luigi-interface", "Running Worker with {} processes", shared.options.processes);
-        if !shared.options.no_install_shutdown_handler {
-            install_sigusr1();
-        }
         let first_task = {
             let mut state = shared.lock();
             state.run_succeeded = true;
@@ -665,13 +673,16 @@ impl Shared {
             self.changed.notify_all();
             return Ok(Next::Stop);
         }
-        if state.active() == 0 && !self.stop_requesting_work.load(Ordering::SeqCst) {
+        if state.active() == 0 {
             // Only tasks waiting on run-time requirements remain and the scheduler has nothing
             // for us: unless those requirements are done (or keep-alive says to wait for other
-            // workers), nothing here can make progress.
-            let idle_since = *state.idle_since.get_or_insert_with(Instant::now);
-            if self.keep_alive_decision(&reply, idle_since) {
-                return Ok(Next::Sleep);
+            // workers), nothing here can make progress. A worker phasing out asks for nothing
+            // more, so its waiting tasks give up at once.
+            if !self.stop_requesting_work.load(Ordering::SeqCst) {
+                let idle_since = *state.idle_since.get_or_insert_with(Instant::now);
+                if self.keep_alive_decision(&reply, idle_since) {
+                    return Ok(Next::Sleep);
+                }
             }
             state.give_up_waiting = true;
             self.changed.notify_all();
@@ -935,27 +946,36 @@ impl Shared {
         };
         Shared::ensure_threads(self, self.processes.load(Ordering::SeqCst).max(1) + waiting);
         let verdict = loop {
+            // Read the give-up signal before looking at the requirements, never after: the
+            // runner that finishes the last requirement marks it complete and only then may
+            // find nothing to do and signal a give-up. Checking in the other order let a task
+            // give up on requirements that had just completed — it was reported PENDING and
+            // then run again from the top in the same run.
             let state = self.lock();
+            let give_up = state.give_up_waiting || state.finished;
             let failed: Vec<String> =
                 incomplete.iter().filter(|d| state.failed.contains(d.id())).map(|d| d.to_string()).collect();
             if !failed.is_empty() {
                 break Err(format!("required task(s) failed: {}", failed.join(", ")));
             }
             drop(state);
-            if incomplete.iter().all(|d| self.cache.is_complete(d).unwrap_or(false)) {
+            let pending: Vec<&TaskRef> =
+                incomplete.iter().filter(|d| !self.cache.is_complete(d).unwrap_or(false)).collect();
+            if pending.is_empty() {
                 break Ok(());
             }
             let mut state = self.lock();
-            if state.give_up_waiting || state.finished {
+            if give_up {
                 state.suspended.insert(task_id.clone());
-                let pending: Vec<String> =
-                    incomplete.iter().filter(|d| !self.cache.contains(d.id())).map(|d| d.to_string()).collect();
+                let pending: Vec<String> = pending.iter().map(|d| d.to_string()).collect();
                 break Err(format!(
                     "required task(s) are not complete and this worker has nothing left to run them: {}",
                     pending.join(", ")
                 ));
             }
-            let _ = self.changed.wait_timeout(state, self.options.wait_interval);
+            if !(state.give_up_waiting || state.finished) {
+                let _ = self.changed.wait_timeout(state, self.options.wait_interval);
+            }
         };
         let mut state = self.lock();
         if let Some(running) = state.running.get_mut(task_id) {
@@ -994,8 +1014,7 @@ fn inspect(task: &TaskRef, cache: &CompletionCache) -> Inspection {
 
 /// `requires()`, with a panic turned into an error (a broken task must not kill the worker).
 fn collect_deps(task: &TaskRef) -> Result<Vec<TaskRef>, BoxError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task.deps()))
-        .map_err(|_| -> BoxError { format!("requires() of {task} panicked").into() })
+    runner::catch_panics(task, "requires()", || Ok(task.deps()))
 }
 
 /// Inspects a batch, in parallel when it is large enough to be worth threads.

@@ -5,9 +5,15 @@
 //! `luigi_cli::luigid::main()`), because Cargo only exposes the binaries of the package under
 //! test to its integration tests (`CARGO_BIN_EXE_*`). Tests pass that path to [`Luigid::start`].
 //!
+//! [`pipeline`] is the harness of the worker tests (`tests/worker_*.rs`): it runs the crate's
+//! test program `src/bin/pipeline-under-test.rs` (or its Python twin) in a sandbox and reads
+//! back summaries, exit codes, events and runs.
+//!
 //! The HTTP client here is deliberately minimal (one request per connection, `Connection:
 //! close`): tests must see exactly what a worker sees, including connection failures while a
 //! server is being killed, without a client library retrying behind their back.
+
+pub mod pipeline;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
