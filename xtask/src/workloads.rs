@@ -41,6 +41,9 @@ struct Options {
     luigid_sizes: Vec<usize>,
     python_sizes: Vec<usize>,
     python_luigid_sizes: Vec<usize>,
+    /// Python's `Chain` is quadratic (its scheduler ranks every task on every `get_work`, and a
+    /// chain has one runnable task at a time): unless `--python-n` is given, it stops here.
+    python_chain_max: usize,
     modes: Vec<Mode>,
     workers: usize,
     python: bool,
@@ -120,6 +123,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
         luigid_sizes: vec![1000, 10_000, 100_000],
         python_sizes: vec![1000, 10_000],
         python_luigid_sizes: vec![1000],
+        python_chain_max: 1000,
         modes: vec![Mode::Local, Mode::Luigid],
         workers: 2,
         python: true,
@@ -137,7 +141,10 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
             }
             "--n" => options.sizes = sizes(value()?)?,
             "--luigid-n" => options.luigid_sizes = sizes(value()?)?,
-            "--python-n" => options.python_sizes = sizes(value()?)?,
+            "--python-n" => {
+                options.python_sizes = sizes(value()?)?;
+                options.python_chain_max = usize::MAX;
+            }
             "--python-luigid-n" => options.python_luigid_sizes = sizes(value()?)?,
             "--modes" => {
                 options.modes = value()?
@@ -220,7 +227,7 @@ fn measure_all(
             }
             let Some(python) = python else { continue };
             let python_sizes = if mode == Mode::Local { &options.python_sizes } else { &options.python_luigid_sizes };
-            for &n in python_sizes {
+            for &n in python_sizes.iter().filter(|&&n| shape != "Chain" || n <= options.python_chain_max) {
                 results.push(measure(
                     shape,
                     n,
