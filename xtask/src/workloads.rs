@@ -14,7 +14,8 @@
 //! Python gets the smaller sizes only (`--python-n`, `--python-luigid-n`): at Tree 10k it
 //! already needs minutes. Against `luigid` every task costs two HTTP round trips, so our sizes
 //! there stop at 100k by default (`--luigid-n`).
-//! Results go to the terminal and, between markers, to `docs/benchmarks.md` with the command.
+//! Results go to the terminal and, between markers (one section per shape, so one shape can be
+//! measured again alone with `--shapes`), to `docs/benchmarks.md` with the command.
 
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
@@ -196,15 +197,19 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
     std::fs::write(base.join("luigi.cfg"), WORKER_CFG)?;
     std::fs::write(base.join("luigi_workloads.py"), PYTHON_WORKLOADS)?;
-    let result = measure_all(&options, &ours, python.as_deref(), &base);
+    // One section per shape, written as soon as the shape is measured, so a long run keeps
+    // what it finished and one shape can be measured again alone.
+    let result = options.shapes.iter().try_for_each(|shape| {
+        let results = measure_shape(shape, &options, &ours, python.as_deref(), &base)?;
+        let report = report(&results, &options, args, &base);
+        println!("{report}");
+        if options.write {
+            write_section(&format!("workloads {shape}"), &format!("Workloads: {shape}"), &report)?;
+        }
+        anyhow::Ok(())
+    });
     let _ = std::fs::remove_dir_all(&base);
-    let results = result?;
-    let report = report(&results, &options, args, &base);
-    println!("{report}");
-    if options.write {
-        write_section("workloads", "Workloads: Chain, FanIn, Tree", &report)?;
-    }
-    Ok(())
+    result
 }
 
 struct Binaries {
@@ -212,14 +217,15 @@ struct Binaries {
     luigid: PathBuf,
 }
 
-fn measure_all(
+fn measure_shape(
+    shape: &str,
     options: &Options,
     ours: &Binaries,
     python: Option<&Path>,
     base: &Path,
 ) -> anyhow::Result<Vec<Measurement>> {
     let mut results = Vec::new();
-    for shape in &options.shapes {
+    {
         for &mode in &options.modes {
             let our_sizes = if mode == Mode::Local { &options.sizes } else { &options.luigid_sizes };
             for &n in our_sizes {

@@ -26,6 +26,9 @@ use luigi_core::status::TaskStatus;
 use smallvec::SmallVec;
 
 use super::Config;
+
+/// Up to this many dependencies, membership is checked by scanning (cheaper than hashing).
+const SCAN_LIMIT: usize = 16;
 use super::idx::{IdxSet, OrdF64, Rank, TaskIdx, WorkerIdx};
 use super::metrics::Counters;
 use super::records::{Failures, ParamList, Policy, TaskRec, WorkerRec};
@@ -483,23 +486,39 @@ impl State {
 
     /// Replaces the task's dependencies (`deps` argument of `add_task`).
     pub(crate) fn set_deps(&mut self, t: TaskIdx, deps: &[TaskId], now: f64) {
+        // A handful of dependencies is deduplicated by scanning; a wide fan-in (a wrapper of a
+        // million tasks) by hashing, or `add_task` would be quadratic in its dependencies.
+        let wide = deps.len() > SCAN_LIMIT;
+        let mut seen: HashSet<TaskIdx> = if wide { HashSet::with_capacity(deps.len()) } else { HashSet::new() };
         let mut wanted: Vec<TaskIdx> = Vec::with_capacity(deps.len());
         for dep in deps {
             let d = self.task_or_ghost(dep, now);
-            if !wanted.contains(&d) {
+            let first = if wide { seen.insert(d) } else { !wanted.contains(&d) };
+            if first {
                 wanted.push(d);
             }
         }
         let old = std::mem::take(&mut self.task_mut(t).deps);
-        for d in &old {
-            if !wanted.contains(d) {
-                self.unlink_dep(t, *d);
+        let old_wide = old.len() > SCAN_LIMIT;
+        let mut kept: SmallVec<[TaskIdx; 4]> = SmallVec::with_capacity(wanted.len());
+        let mut linked: HashSet<TaskIdx> = HashSet::new();
+        for d in old {
+            let still = if wide { seen.contains(&d) } else { wanted.contains(&d) };
+            if !still {
+                self.unlink_dep(t, d);
+                continue;
+            }
+            let first = if old_wide { linked.insert(d) } else { !kept.contains(&d) };
+            if first {
+                kept.push(d);
             }
         }
-        self.task_mut(t).deps = old.into_iter().filter(|d| wanted.contains(d)).collect();
-        for d in wanted {
-            self.link_dep(t, d);
+        if !old_wide {
+            linked.extend(kept.iter().copied());
         }
+        self.task_mut(t).deps = kept;
+        let new: Vec<TaskIdx> = wanted.into_iter().filter(|d| !linked.contains(d)).collect();
+        self.link_new_deps(t, &new);
         self.version += 1;
     }
 
@@ -507,24 +526,30 @@ impl State {
     pub(crate) fn add_deps(&mut self, t: TaskIdx, deps: &[TaskId], now: f64) {
         for dep in deps {
             let d = self.task_or_ghost(dep, now);
-            self.link_dep(t, d);
+            if !self.task(t).deps.contains(&d) {
+                self.link_new_deps(t, &[d]);
+            }
         }
         self.version += 1;
     }
 
-    fn link_dep(&mut self, t: TaskIdx, d: TaskIdx) {
-        if self.task(t).deps.contains(&d) {
+    /// Links dependencies `t` does not have yet, taking the task out of the derived indices
+    /// once for all of them.
+    fn link_new_deps(&mut self, t: TaskIdx, new: &[TaskIdx]) {
+        if new.is_empty() {
             return;
         }
-        let dep_done = self.task(d).status == TaskStatus::Done;
         self.detach(t);
-        let task = self.task_mut(t);
-        task.deps.push(d);
-        if !dep_done {
-            task.unmet += 1;
+        for &d in new {
+            let dep_done = self.task(d).status == TaskStatus::Done;
+            let task = self.task_mut(t);
+            task.deps.push(d);
+            if !dep_done {
+                task.unmet += 1;
+            }
+            self.task_mut(d).rdeps.insert(t);
         }
         self.attach(t);
-        self.task_mut(d).rdeps.insert(t);
         self.mark_dirty(t);
     }
 
