@@ -225,26 +225,24 @@ fn measure_shape(
     base: &Path,
 ) -> anyhow::Result<Vec<Measurement>> {
     let mut results = Vec::new();
-    {
-        for &mode in &options.modes {
-            let our_sizes = if mode == Mode::Local { &options.sizes } else { &options.luigid_sizes };
-            for &n in our_sizes {
-                results.push(measure(shape, n, mode, Implementation::Ours, ours, python, base, options.workers)?);
-            }
-            let Some(python) = python else { continue };
-            let python_sizes = if mode == Mode::Local { &options.python_sizes } else { &options.python_luigid_sizes };
-            for &n in python_sizes.iter().filter(|&&n| shape != "Chain" || n <= options.python_chain_max) {
-                results.push(measure(
-                    shape,
-                    n,
-                    mode,
-                    Implementation::Python,
-                    ours,
-                    Some(python),
-                    base,
-                    options.workers,
-                )?);
-            }
+    for &mode in &options.modes {
+        let our_sizes = if mode == Mode::Local { &options.sizes } else { &options.luigid_sizes };
+        for &n in our_sizes {
+            results.push(measure(shape, n, mode, Implementation::Ours, ours, python, base, options.workers)?);
+        }
+        let Some(python) = python else { continue };
+        let python_sizes = if mode == Mode::Local { &options.python_sizes } else { &options.python_luigid_sizes };
+        for &n in python_sizes.iter().filter(|&&n| shape != "Chain" || n <= options.python_chain_max) {
+            results.push(measure(
+                shape,
+                n,
+                mode,
+                Implementation::Python,
+                ours,
+                Some(python),
+                base,
+                options.workers,
+            )?);
         }
     }
     Ok(results)
