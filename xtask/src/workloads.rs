@@ -233,16 +233,7 @@ fn measure_shape(
         let Some(python) = python else { continue };
         let python_sizes = if mode == Mode::Local { &options.python_sizes } else { &options.python_luigid_sizes };
         for &n in python_sizes.iter().filter(|&&n| shape != "Chain" || n <= options.python_chain_max) {
-            results.push(measure(
-                shape,
-                n,
-                mode,
-                Implementation::Python,
-                ours,
-                Some(python),
-                base,
-                options.workers,
-            )?);
+            results.push(measure(shape, n, mode, Implementation::Python, ours, Some(python), base, options.workers)?);
         }
     }
     Ok(results)
