@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use luigi_tests::{Luigid, unavailable};
+use luigi_tests::Luigid;
 use serde_json::{Value, json};
 
 const INTEROP: &str = env!("CARGO_BIN_EXE_interop-under-test");
@@ -78,20 +78,9 @@ impl Dirs {
     }
 }
 
-/// The Python with Luigi 3.8.1 (`LUIGI_PYTHON`, default the project's venv), or `None` after
-/// reporting why the test must be skipped.
+/// The Python with Luigi 3.8.1, or `None` after reporting why the test must be skipped.
 fn python() -> Option<PathBuf> {
-    let python = std::env::var_os("LUIGI_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/luigi-rs/venv/bin/python")
-    });
-    let check = "import luigi; assert luigi.__version__ == '3.8.1', luigi.__version__";
-    let why = match Command::new(&python).args(["-c", check]).output() {
-        Ok(out) if out.status.success() => return Some(python),
-        Ok(out) => format!("{} cannot import luigi 3.8.1: {}", python.display(), String::from_utf8_lossy(&out.stderr)),
-        Err(err) => format!("cannot run {}: {err}", python.display()),
-    };
-    unavailable(&format!("{why}; set LUIGI_PYTHON to a Python with luigi==3.8.1"));
-    None
+    luigi_tests::pipeline::luigi_python()
 }
 
 /// Starts Python's `luigid` through a small launcher script, so the harness can start it like
