@@ -695,16 +695,20 @@ impl State {
 
     /// A task became DONE (`now_done`) or stopped being DONE: its dependents' counts of
     /// unfinished dependencies change.
+    ///
+    /// The dependents are not marked for saving: `unmet` is derived (a restart recounts it from
+    /// the stored statuses), and re-saving a wide fan-in's whole row, with every dependency id,
+    /// on each dependency's completion made a run against `luigid` quadratic.
     fn done_changed(&mut self, t: TaskIdx, now_done: bool) {
         for r in self.task(t).rdeps.to_vec() {
-            self.detach(r);
+            self.contribute(r, false);
             let dependent = self.task_mut(r);
             if now_done {
                 dependent.unmet -= 1;
             } else {
                 dependent.unmet += 1;
             }
-            self.attach(r);
+            self.contribute(r, true);
         }
     }
 
