@@ -30,9 +30,13 @@
 //! defaults, which match what Python's `requests` does; responses are not gzip-compressed
 //! (Python's client asks for gzip; our small JSON replies are cheaper to send plain).
 //!
+//! Host names are resolved by `remote/resolve.rs` (IP literals in place, names cached for a
+//! few seconds) instead of `ureq`'s resolver, which spawns a thread for every request.
+//!
 //! After a `fork()` the child drops the connections it inherited and opens its own, like
 //! Luigi's fetcher, which recreates its `requests` session when the pid changes.
 
+mod resolve;
 mod unix;
 mod url;
 
@@ -305,15 +309,21 @@ impl TcpClient {
 
 /// An agent whose whole request (connect, send, receive) ends within `timeout`, as Luigi's
 /// `rpc-connect-timeout` bounds a request, and which leaves error statuses to us.
+/// Names resolve through [`resolve::CachingResolver`]: `ureq`'s own resolver spawns a thread
+/// per request to honour the timeout.
 fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
+    let config = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .user_agent(USER_AGENT)
         .max_idle_connections(MAX_IDLE)
         .max_idle_connections_per_host(MAX_IDLE)
-        .build()
-        .new_agent()
+        .build();
+    ureq::Agent::with_parts(
+        config,
+        ureq::unversioned::transport::DefaultConnector::default(),
+        resolve::CachingResolver::default(),
+    )
 }
 
 /// `data=<text>` form-encoded as Python's `urlencode` does (`quote_plus`): letters, digits
