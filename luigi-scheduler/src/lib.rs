@@ -6,7 +6,8 @@
 //! - [`history`]: task history (`[scheduler] record_task_history`): the hook the engine calls,
 //!   storage in SQLite or PostgreSQL, and the `/history` pages.
 //! - `server`: the HTTP server of `luigid` (`/api/<method>`, `/metrics`, history, visualiser).
-//!   Only this module knows HTTP.
+//!   Only this module, the history pages and [`ui`] know HTTP.
+//! - [`ui`]: the visualiser (embedded HTML/CSS/JS and its paged task-list and graph queries).
 //! - [`clock`]: wall-clock and manual clocks.
 //! - [`metrics`]: the metrics the engine exposes at `/metrics`.
 //! - [`persist`]: the durable state database (SQLite, written as state changes).
@@ -17,5 +18,6 @@ pub mod history;
 pub mod metrics;
 pub mod persist;
 pub mod server;
+pub mod ui;
 
 pub use engine::{Config, Scheduler};

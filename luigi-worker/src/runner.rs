@@ -229,6 +229,9 @@ impl RunHooks for TaskHooks {
         let mut request = AddTaskRequest::new(self.task.id().clone(), self.worker_id.to_string());
         request.status = TaskStatus::Running;
         request.tracking_url = Some(url.to_owned());
+        // Luigi's worker sends this call with the default `accepts_messages=False`, which
+        // switches messages off for a task that sets a tracking URL; we keep the task's own.
+        request.accepts_messages = Some(self.task.accepts_messages());
         self.scheduler.add_task(request)?;
         Ok(())
     }

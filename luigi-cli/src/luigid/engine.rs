@@ -44,6 +44,7 @@ pub fn services(ctx: &LuigidContext) -> anyhow::Result<LuigidServices> {
     let scheduler = Arc::new(scheduler);
     let durability = scheduler.durability();
     let mut services = LuigidServices::new(scheduler.clone());
+    services.routers.push(luigi_scheduler::ui::router(scheduler.clone()));
     let history = match HistoryConfig::from_config(&ctx.config).context("invalid task history configuration")? {
         Some(mut history_config) => {
             history_config.clock = Arc::clone(&ctx.clock);

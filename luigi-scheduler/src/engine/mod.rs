@@ -20,6 +20,7 @@ mod ops;
 mod records;
 mod snapshot;
 pub(crate) mod state;
+pub mod ui_query;
 mod views;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -207,6 +208,24 @@ impl Scheduler {
     /// Number of tasks known (visible), for diagnostics.
     pub fn task_count(&self) -> usize {
         self.lock().n_visible()
+    }
+
+    /// One page of the visualiser's task list with its counts ([`ui_query`]); reads the state
+    /// without changing it.
+    pub fn ui_task_page(&self, query: &ui_query::TaskQuery) -> ui_query::TaskPage {
+        ui_query::task_page(&self.lock(), query)
+    }
+
+    /// The visualiser's bounded dependency (or dependents) graph of `task_id` ([`ui_query`]);
+    /// `None` for an unknown task.
+    pub fn ui_graph(
+        &self,
+        task_id: &str,
+        direction: ui_query::GraphDirection,
+        include_done: bool,
+        limit: usize,
+    ) -> Option<ui_query::GraphView> {
+        ui_query::graph_view(&self.lock(), task_id, direction, include_done, limit)
     }
 
     /// A stable, line-per-record text picture of the whole state (tasks sorted by id, then
