@@ -47,7 +47,9 @@ pub fn main() -> ExitCode {
         .next()
         .and_then(|p| Path::new(&p).file_name().map(|f| f.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "luigi".to_owned());
-    match run(&program, &args) {
+    let result = run(&program, &args);
+    crate::logging::flush();
+    match result {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {

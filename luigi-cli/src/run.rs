@@ -141,6 +141,7 @@ pub fn run_tasks(roots: Vec<TaskRef>, options: &BuildOptions) -> anyhow::Result<
     let length = luigi_core::config::sections::load::<SummaryConfig>().map_or(5, |section| section.summary_length);
     let summary_text = summary.text(length);
     tracing::info!(target: "luigi-interface", "{summary_text}");
+    crate::logging::flush();
     Ok(RunResult { success, summary, summary_text, worker_id: worker.id().to_owned() })
 }
 
