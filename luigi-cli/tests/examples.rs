@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
+mod support;
+
 /// The longest any single example run may take before the test kills it and fails.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -31,56 +33,11 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 // Locating and running the example binaries.
 // ---------------------------------------------------------------------------------------------
 
-/// `target/<profile>`, from this test binary's path `target/<profile>/deps/examples-<hash>`.
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap_or_else(|err| panic!("cannot find the test binary's path: {err}"));
-    exe.parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| panic!("the test binary {} is not in target/<profile>/deps", exe.display()))
-}
-
-fn example_path(name: &str) -> PathBuf {
-    profile_dir().join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
-}
-
-/// Builds the examples with `cargo build`, matching the target directory, target triple and
-/// profile of this test binary. Runs at most once per test process.
+/// Builds the examples, matching this test binary's target directory and profile. Runs at
+/// most once per test process.
 fn build_examples() {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    let result = BUILT.get_or_init(|| {
-        let profile_dir = profile_dir();
-        let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "--quiet", "-p", "luigi-cli", "--examples", "--manifest-path"])
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
-        // Cargo marks the root of every target directory with CACHEDIR.TAG: either the profile's
-        // parent (`target/debug`) or, for a `--target` build, its grandparent
-        // (`target/<triple>/debug`).
-        let parent = profile_dir.parent().unwrap_or(&profile_dir);
-        if parent.join("CACHEDIR.TAG").exists() {
-            cmd.arg("--target-dir").arg(parent);
-        } else if let (Some(root), Some(triple)) = (parent.parent(), parent.file_name())
-            && root.join("CACHEDIR.TAG").exists()
-        {
-            cmd.arg("--target-dir").arg(root).arg("--target").arg(triple);
-        }
-        match profile_dir.file_name().and_then(|name| name.to_str()) {
-            Some("debug") | None => {}
-            Some("release") => {
-                cmd.arg("--release");
-            }
-            Some(profile) => {
-                cmd.args(["--profile", profile]);
-            }
-        }
-        let output = cmd.output().map_err(|err| format!("cannot run {cmd:?}: {err}"))?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            Err(format!("{cmd:?} failed ({}):\n{}", output.status, String::from_utf8_lossy(&output.stderr)))
-        }
-    });
-    if let Err(err) = result {
+    if let Err(err) = BUILT.get_or_init(|| support::build(&["--examples"])) {
         panic!("the example binaries are missing and building them failed: {err}");
     }
 }
@@ -103,7 +60,7 @@ fn example(name: &str) -> PathBuf {
     // Tests run in parallel; one of them builds while the others wait for it here.
     static LOCK: Mutex<()> = Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let path = example_path(name);
+    let path = support::example_path(name);
     if missing_or_stale(name, &path) {
         build_examples();
     }

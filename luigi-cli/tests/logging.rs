@@ -16,41 +16,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-/// `target/<profile>`, from this test binary's path `target/<profile>/deps/logging-<hash>`.
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    exe.parent().and_then(Path::parent).map(Path::to_path_buf).expect("the test binary is in target/<profile>/deps")
-}
+mod support;
 
 /// The `word_count` example, built on first use.
 fn word_count() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
-            let profile_dir = profile_dir();
-            let mut cmd = Command::new(env!("CARGO"));
-            cmd.args(["build", "--quiet", "-p", "luigi-cli", "--example", "word_count", "--manifest-path"])
-                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"));
-            let parent = profile_dir.parent().unwrap_or(&profile_dir);
-            if parent.join("CACHEDIR.TAG").exists() {
-                cmd.arg("--target-dir").arg(parent);
-            } else if let (Some(root), Some(triple)) = (parent.parent(), parent.file_name())
-                && root.join("CACHEDIR.TAG").exists()
-            {
-                cmd.arg("--target-dir").arg(root).arg("--target").arg(triple);
-            }
-            match profile_dir.file_name().and_then(|name| name.to_str()) {
-                Some("debug") | None => {}
-                Some("release") => {
-                    cmd.arg("--release");
-                }
-                Some(profile) => {
-                    cmd.args(["--profile", profile]);
-                }
-            }
-            let output = cmd.output().unwrap_or_else(|err| panic!("cannot run {cmd:?}: {err}"));
-            assert!(output.status.success(), "{cmd:?} failed:\n{}", String::from_utf8_lossy(&output.stderr));
-            profile_dir.join("examples").join(format!("word_count{}", std::env::consts::EXE_SUFFIX))
+            support::build(&["--example", "word_count"]).unwrap_or_else(|err| panic!("{err}"));
+            support::example_path("word_count")
         })
         .clone()
 }
