@@ -91,8 +91,12 @@ pub fn status_line(phase: Phase, progress: &Progress) -> String {
         Phase::Running => {
             // The worker counts a running task as pending until it finishes.
             let pending = progress.pending.saturating_sub(progress.running.len());
+            let waiting = match progress.waiting {
+                0 => String::new(),
+                n => format!(" ({n} waiting for requirements)"),
+            };
             format!(
-                "{} done, {} running, {pending} pending, {} failed{extra}",
+                "{} done, {} running{waiting}, {pending} pending, {} failed{extra}",
                 progress.done,
                 progress.running.len(),
                 progress.failed
@@ -230,6 +234,7 @@ mod tests {
             pending: 9,
             missing_external: 0,
             running: (0..running).map(|part| TaskRef::new(Crunch { part: i64::try_from(part).unwrap() })).collect(),
+            waiting: 0,
         }
     }
 
@@ -248,6 +253,12 @@ mod tests {
         );
         progress.missing_external = 0;
         assert_eq!(status_line(Phase::Running, &progress), "6 done, 0 running, 9 pending, 1 failed");
+        let mut waiting = snapshot(2);
+        waiting.waiting = 1;
+        assert_eq!(
+            status_line(Phase::Running, &waiting),
+            "6 done, 2 running (1 waiting for requirements), 7 pending, 1 failed (4 already complete)"
+        );
         assert_eq!(status_line(Phase::Scheduling, &snapshot(0)), "scheduling: 20 tasks (4 already complete)");
         let one = Progress { scheduled: 1, ..Progress::default() };
         assert_eq!(status_line(Phase::Scheduling, &one), "scheduling: 1 task");

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 use luigi_core::event::{self, Event, EventArgs};
@@ -80,6 +80,9 @@ pub struct Progress {
     pub missing_external: usize,
     /// The tasks running now, oldest first.
     pub running: Vec<TaskRef>,
+    /// How many of the running tasks are blocked in `RunContext::require`, waiting for the
+    /// tasks they required at run time.
+    pub waiting: usize,
 }
 
 /// A task this worker is running.
@@ -109,6 +112,10 @@ pub fn install_shutdown_handler() {
     }
 }
 
+/// The first interval at which an idle runner asks for work again once being woken has
+/// proved fruitless; it doubles up to `wait_interval`.
+const FIRST_IDLE_POLL: Duration = Duration::from_millis(5);
+
 /// The worker's bookkeeping, shared by the runner threads.
 struct State {
     first_task: Option<TaskId>,
@@ -122,15 +129,20 @@ struct State {
     /// What the execution summary is made of.
     history: History,
     running: IndexMap<TaskId, Running>,
-    /// How many runs have ended (their status reported): a `get_work` reply is only trusted to
-    /// mean "nothing left" if no run ended while it was being asked.
-    runs_ended: u64,
+    /// How many times the scheduler's view of our work changed under a question in flight: a
+    /// run ended (its status reported) or a running task registered run-time requirements. A
+    /// `get_work` reply is only trusted to mean "nothing left" if this did not move while it
+    /// was being asked.
+    work_changes: u64,
     failed: HashSet<TaskId>,
     /// Tasks that gave up waiting for run-time requirements: reported PENDING, not FAILED, so
     /// a later run starts them again once their requirements are done (as Luigi leaves them).
     suspended: HashSet<TaskId>,
     unfulfilled: HashMap<String, u32>,
     idle_since: Option<Instant>,
+    /// The last runner that woke from waiting for work found none: finishing a task then
+    /// wakes nobody, and idle runners poll on a growing interval instead (see `runner`).
+    idle_wakes_fruitless: bool,
     /// The run is over: runner threads exit.
     finished: bool,
     /// Tasks waiting on requirements that nothing here can make progress on must give up.
@@ -151,11 +163,12 @@ impl State {
             progress: Progress::default(),
             history: History::new(worker_id),
             running: IndexMap::new(),
-            runs_ended: 0,
+            work_changes: 0,
             failed: HashSet::new(),
             suspended: HashSet::new(),
             unfulfilled: HashMap::new(),
             idle_since: None,
+            idle_wakes_fruitless: false,
             finished: false,
             give_up_waiting: false,
             threads: 0,
@@ -249,6 +262,7 @@ impl Worker {
         let mut progress = state.progress.clone();
         progress.scheduled = state.scheduled.len();
         progress.running = state.running.values().map(|r| r.task.clone()).collect();
+        progress.waiting = state.waiting();
         progress
     }
 
@@ -559,6 +573,10 @@ impl Shared {
 
     /// One runner thread: ask, run, report, until the run is over.
     fn runner(self: Arc<Self>) {
+        // After waiting for work: whether that wait ended in a question, and how long the next
+        // wait may be if the answer is again "nothing" (doubling up to `wait_interval`).
+        let mut woke_from_idle = false;
+        let mut idle_poll = FIRST_IDLE_POLL;
         loop {
             if PHASE_OUT.load(Ordering::SeqCst) {
                 self.start_phasing_out();
@@ -588,6 +606,16 @@ impl Shared {
                     return;
                 }
             };
+            if std::mem::take(&mut woke_from_idle) {
+                match next {
+                    Next::Wait => self.lock().idle_wakes_fruitless = true,
+                    Next::Run(_) => {
+                        self.lock().idle_wakes_fruitless = false;
+                        idle_poll = FIRST_IDLE_POLL;
+                    }
+                    Next::Again | Next::Sleep | Next::Stop => {}
+                }
+            }
             match next {
                 Next::Run(task_id) => {
                     if let Err(Error::Scheduler(error)) = self.run_task(&task_id) {
@@ -603,7 +631,19 @@ impl Shared {
                 Next::Wait => {
                     let state = self.lock();
                     if !state.finished {
-                        let _ = self.changed.wait_timeout(state, self.options.wait_interval);
+                        // While waking up has been fruitless (a chain: one task runnable at a
+                        // time), finishing tasks do not wake this runner; it asks again after
+                        // a short, doubling interval, so it joins in soon when parallel work
+                        // appears and stays quiet when it does not.
+                        let wait = if state.idle_wakes_fruitless {
+                            let wait = idle_poll.min(self.options.wait_interval);
+                            idle_poll = (idle_poll * 2).min(self.options.wait_interval);
+                            wait
+                        } else {
+                            self.options.wait_interval
+                        };
+                        let _ = self.changed.wait_timeout(state, wait);
+                        woke_from_idle = true;
                     }
                 }
                 Next::Sleep => {
@@ -621,7 +661,7 @@ impl Shared {
         if self.lock().finished {
             return Ok(Next::Stop);
         }
-        let runs_ended = self.lock().runs_ended;
+        let work_changes = self.lock().work_changes;
         let reply = if self.stop_requesting_work.load(Ordering::SeqCst) {
             GetWorkReply::disabled()
         } else if self.processes.load(Ordering::SeqCst) > 0 {
@@ -658,10 +698,12 @@ impl Shared {
             state.running.insert(task_id.clone(), Running { task, waiting: false });
             return Ok(Next::Run(task_id));
         }
-        if state.runs_ended != runs_ended && !self.stop_requesting_work.load(Ordering::SeqCst) {
-            // Another runner thread reported a task done (over its own connection) while this
-            // question was in flight: the scheduler may have answered before it knew, so the
-            // "nothing for you" is stale. Ask again rather than stop with work left.
+        if state.work_changes != work_changes && !self.stop_requesting_work.load(Ordering::SeqCst) {
+            // Another runner thread reported a task done, or a running task added requirements
+            // (over its own connection), while this question was in flight: the scheduler may
+            // have answered before it knew, so the "nothing for you" is stale. Ask again rather
+            // than stop with work left, or tell a waiting task to give up on requirements that
+            // are about to be handed out.
             return Ok(Next::Again);
         }
         if state.running.is_empty() {
@@ -884,7 +926,7 @@ impl Shared {
         {
             let mut state = self.lock();
             state.running.shift_remove(task_id);
-            state.runs_ended += 1;
+            state.work_changes += 1;
             match outcome.status {
                 TaskStatus::Done => {
                     self.cache.mark(task.id());
@@ -906,7 +948,11 @@ impl Shared {
                 }
             }
             state.run_succeeded &= outcome.status == TaskStatus::Done || suspended;
-            self.changed.notify_all();
+            // This thread asks for work next anyway. Idle runners are woken only while waking
+            // them has found work; tasks waiting for run-time requirements always are.
+            if !state.idle_wakes_fruitless || state.waiting() > 0 {
+                self.changed.notify_all();
+            }
         }
         sent?;
         if reschedule {
@@ -940,6 +986,9 @@ impl Shared {
             if let Some(running) = state.running.get_mut(task_id) {
                 running.waiting = true;
             }
+            // In the same critical section as `waiting`: a runner that sees this task waiting
+            // also sees that its own (possibly older) reply may predate the new requirements.
+            state.work_changes += 1;
             state.give_up_waiting = false;
             self.changed.notify_all();
             state.waiting()

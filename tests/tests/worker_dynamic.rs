@@ -143,3 +143,138 @@ fn a_waiting_task_never_gives_up_on_requirements_that_just_completed() {
         run.join().expect("a run's checks passed");
     }
 }
+
+/// The race behind a flaky CI run (fixed): a runner finishes `Child(0)`, asks for work and is
+/// told "nothing" — but before it reads the answer, the parent goes on and requires
+/// `Child(1..3)` and waits for them. The stale "nothing" made the runner tell the waiting
+/// parent to give up; it was reported PENDING and ran again from the top. The scheduler here
+/// delivers exactly that stale answer, deterministically, so the race cannot hide.
+mod stale_reply {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
+    use std::time::{Duration, Instant};
+
+    use luigi_core::prelude::*;
+    use luigi_core::rpc::{Error, Loopback, RpcClient, Transport};
+    use luigi_worker::{Worker, WorkerOptions};
+    use serde_json::Value;
+
+    static PARENT_STARTS: AtomicUsize = AtomicUsize::new(0);
+
+    #[derive(Task, Clone, Debug)]
+    struct StaleChild {
+        root: String,
+        n: i64,
+    }
+
+    impl Task for StaleChild {
+        type Requires = ();
+        type Output = LocalTarget;
+        fn requires(&self) {}
+        fn output(&self) -> LocalTarget {
+            LocalTarget::new(format!("{}/child_{}.txt", self.root, self.n))
+        }
+        fn run(&self, _ctx: &mut RunContext<'_>) -> Result<(), BoxError> {
+            let mut out = self.output().open_write()?;
+            std::io::Write::write_all(&mut out, b"x")?;
+            out.commit()?;
+            Ok(())
+        }
+    }
+
+    #[derive(Task, Clone, Debug)]
+    struct StaleParent {
+        root: String,
+    }
+
+    impl Task for StaleParent {
+        type Requires = ();
+        type Output = LocalTarget;
+        fn requires(&self) {}
+        fn output(&self) -> LocalTarget {
+            LocalTarget::new(format!("{}/parent.txt", self.root))
+        }
+        fn run(&self, ctx: &mut RunContext<'_>) -> Result<(), BoxError> {
+            PARENT_STARTS.fetch_add(1, Ordering::SeqCst);
+            ctx.require(StaleChild { root: self.root.clone(), n: 0 })?;
+            ctx.require((1..4).map(|n| StaleChild { root: self.root.clone(), n }).collect::<Vec<_>>())?;
+            let mut out = self.output().open_write()?;
+            std::io::Write::write_all(&mut out, b"done")?;
+            out.commit()?;
+            Ok(())
+        }
+    }
+
+    /// How far the run is, as seen on the wire.
+    #[derive(Default)]
+    struct Seen {
+        /// `add_task` calls that registered run-time requirements.
+        requirement_batches: u32,
+        /// A stale "nothing" has been delivered.
+        held_once: bool,
+    }
+
+    /// The in-process engine seen through the wire encoding, holding back one `get_work`
+    /// answer of "nothing" (given after the first batch of requirements) until the parent has
+    /// registered its second batch and is waiting for it.
+    struct StaleOnce {
+        inner: Loopback<luigi_scheduler::Scheduler>,
+        seen: Mutex<Seen>,
+        changed: Condvar,
+        worker: OnceLock<Weak<Worker>>,
+    }
+
+    impl StaleOnce {
+        fn parent_waits(&self) -> bool {
+            let worker = self.worker.get().and_then(Weak::upgrade);
+            worker.is_some_and(|worker| worker.progress().waiting > 0)
+        }
+    }
+
+    impl Transport for StaleOnce {
+        fn call(&self, method: &str, data_json: &str) -> Result<String, Error> {
+            let reply = self.inner.call(method, data_json)?;
+            let data: Value = serde_json::from_str(data_json).expect("the worker sends JSON");
+            if method == "add_task" && data["new_deps"].as_array().is_some_and(|deps| !deps.is_empty()) {
+                self.seen.lock().unwrap().requirement_batches += 1;
+                self.changed.notify_all();
+            }
+            if method == "get_work" {
+                let answer: Value = serde_json::from_str(&reply).expect("the engine answers JSON");
+                let mut seen = self.seen.lock().unwrap();
+                if answer["response"]["task_id"].is_null() && seen.requirement_batches == 1 && !seen.held_once {
+                    seen.held_once = true;
+                    let deadline = Instant::now() + Duration::from_secs(20);
+                    while Instant::now() < deadline && !(seen.requirement_batches >= 2 && self.parent_waits()) {
+                        seen = self.changed.wait_timeout(seen, Duration::from_millis(2)).unwrap().0;
+                    }
+                    assert!(seen.requirement_batches >= 2, "the parent never required its second batch");
+                }
+            }
+            Ok(reply)
+        }
+    }
+
+    #[test]
+    fn a_stale_nothing_does_not_make_a_waiting_task_give_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap().to_owned();
+        let transport = Arc::new(StaleOnce {
+            inner: Loopback::new(luigi_scheduler::Scheduler::new(luigi_scheduler::Config::default())),
+            seen: Mutex::new(Seen::default()),
+            changed: Condvar::new(),
+            worker: OnceLock::new(),
+        });
+        let options = WorkerOptions { processes: 1, no_install_shutdown_handler: true, ..WorkerOptions::default() };
+        let worker = Arc::new(Worker::new(Arc::new(RpcClient::new(Arc::clone(&transport))), options));
+        assert!(transport.worker.set(Arc::downgrade(&worker)).is_ok(), "the worker is set once");
+
+        assert!(worker.add(TaskRef::new(StaleParent { root: root.clone() })).unwrap());
+        let succeeded = worker.run().unwrap();
+
+        assert!(transport.seen.lock().unwrap().held_once, "the stale answer was never delivered");
+        assert_eq!(PARENT_STARTS.load(Ordering::SeqCst), 1, "the parent's run() started again");
+        assert!(succeeded, "{}", worker.summarize().text(5));
+        assert!(dir.path().join("parent.txt").exists());
+    }
+}
