@@ -16,9 +16,19 @@
 //! is in the OS page cache and the WAL); `sync = full` in `[luigid]` makes it survive power
 //! loss too, at the cost of an fsync per group.
 //!
-//! Schema version 1: `meta(key, value)` holds `schema_version` and `created_by`;
-//! `tasks(id, record)`, `workers(id, record)`, `batchers(worker, family, record)` and
-//! `settings(key, value)` hold JSON records. A database with a newer schema is refused with a
+//! Checkpoints (copying the WAL into the database file, with its fsyncs) run on a second
+//! thread with its own connection, so commits never wait for them; the writer checkpoints
+//! itself only when the WAL passes [`WRITER_CHECKPOINT_PAGES`], which keeps the WAL bounded
+//! under a load that never pauses (a background checkpoint cannot reset a WAL that is being
+//! appended to). By then the background thread has copied nearly everything, so that
+//! checkpoint is short.
+//!
+//! Schema version 2: `meta(key, value)` holds `schema_version` and `created_by`;
+//! `tasks(seq, id, record)` is keyed by the task's creation sequence number (an integer key:
+//! rows created or changed together sit on the same pages, and no index on the text id is
+//! maintained, so a commit writes a few pages instead of one per task); `workers(id, record)`,
+//! `batchers(worker, family, record)` and `settings(key, value)` hold JSON records. Version 1
+//! (`tasks(id, record)`) is migrated on open. A database with a newer schema is refused with a
 //! clear message; a file that is not an SQLite database (for example Python luigid's
 //! `state.pickle`) is never overwritten.
 
@@ -33,7 +43,15 @@ use rusqlite::{Connection, OpenFlags, params};
 use serde::{Deserialize, Serialize};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// WAL pages after which the writer checkpoints itself (32 MiB with 4 KiB pages); see the
+/// module docs.
+pub const WRITER_CHECKPOINT_PAGES: i64 = 8192;
+
+/// The least time between two background checkpoints: each one fsyncs, and a busy scheduler
+/// commits thousands of times a second.
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(20);
 
 /// Why the state database could not be opened or written.
 #[derive(Debug, thiserror::Error)]
@@ -101,60 +119,62 @@ pub enum Sync {
     Full,
 }
 
-/// A task's stored record.
+/// A task's stored record. Fields at their default value are left out (and read back as
+/// that default): a typical row shrinks to less than half, and every row is written again
+/// on each status change, so this is bytes the writer does not copy, checksum and write.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskRow {
     pub(crate) status: luigi_core::status::TaskStatus,
     pub(crate) family: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) module: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) params: Vec<(String, String, bool)>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) visibilities_given: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) deps: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) stakeholders: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) workers: Vec<String>,
     pub(crate) time: f64,
     pub(crate) updated: f64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) retry: Option<f64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) remove: Option<f64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) worker_running: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) time_running: Option<f64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) resources: Option<luigi_core::rpc::wire::ResourceMap>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) resources_running: Option<luigi_core::rpc::wire::ResourceMap>,
     pub(crate) priority: luigi_core::rpc::wire::Number,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) expl: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) accepts_messages: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) runnable: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) batchable: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) batch_id: Option<String>,
     pub(crate) policy: (i64, i64, i64),
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) failures: Vec<f64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) first_failure: Option<f64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) disable_time: Option<f64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) tracking_url: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) status_message: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) progress_percentage: Option<luigi_core::rpc::wire::Number>,
     #[serde(default)]
     pub(crate) created_seq: u64,
@@ -204,8 +224,9 @@ pub struct Snapshot {
 /// What one engine call changed, as rows ready to write.
 #[derive(Debug, Default)]
 pub struct ChangeSet {
-    /// Task id → its record as JSON, or `None` to delete it.
-    pub(crate) tasks: Vec<(String, Option<String>)>,
+    /// (the task's creation sequence number — its row's key —, task id, its record as JSON or
+    /// `None` to delete the row).
+    pub(crate) tasks: Vec<(u64, String, Option<String>)>,
     /// Worker id → its record as JSON, or `None` to delete it.
     pub(crate) workers: Vec<(String, Option<String>)>,
     /// (worker, family) → batcher as JSON.
@@ -228,14 +249,7 @@ pub fn open(path: &Path, sync: Sync) -> Result<(Connection, Snapshot), Error> {
         std::fs::create_dir_all(parent).map_err(|source| Error::Directory { path: parent.to_owned(), source })?;
     }
     check_not_foreign(path)?;
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(sqlite)?;
-    conn.pragma_update(None, "journal_mode", "WAL").map_err(sqlite)?;
-    conn.pragma_update(None, "synchronous", if sync == Sync::Full { "FULL" } else { "NORMAL" }).map_err(sqlite)?;
-    conn.busy_timeout(Duration::from_secs(5)).map_err(sqlite)?;
+    let mut conn = connect(path, sync).map_err(sqlite)?;
     let has_meta: bool = conn
         .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'", [], |row| {
             row.get::<_, i64>(0)
@@ -251,7 +265,9 @@ pub fn open(path: &Path, sync: Sync) -> Result<(Connection, Snapshot), Error> {
         if version > SCHEMA_VERSION {
             return Err(Error::TooNew { path: path.to_owned(), found: version });
         }
-        // Versions below the current one would be migrated here; 1 is the first.
+        if version == 1 {
+            migrate_v1_to_v2(&mut conn, path)?;
+        }
     } else {
         let tables: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |row| row.get(0))
@@ -262,7 +278,7 @@ pub fn open(path: &Path, sync: Sync) -> Result<(Connection, Snapshot), Error> {
         conn.execute_batch(&format!(
             "BEGIN;
              CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-             CREATE TABLE tasks (id TEXT PRIMARY KEY, record TEXT NOT NULL);
+             CREATE TABLE tasks (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, record TEXT NOT NULL);
              CREATE TABLE workers (id TEXT PRIMARY KEY, record TEXT NOT NULL);
              CREATE TABLE batchers (worker TEXT NOT NULL, family TEXT NOT NULL, record TEXT NOT NULL,
                                     PRIMARY KEY (worker, family));
@@ -278,6 +294,77 @@ pub fn open(path: &Path, sync: Sync) -> Result<(Connection, Snapshot), Error> {
     Ok((conn, snapshot))
 }
 
+/// A connection to the state database in WAL mode with the requested durability.
+fn connect(path: &Path, sync: Sync) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", if sync == Sync::Full { "FULL" } else { "NORMAL" })?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+/// Schema 1 keyed tasks by their text id; schema 2 by their creation sequence number. Rows
+/// keep their record; the key is the record's `created_seq` where it has a distinct one, and
+/// otherwise a fresh number after every sequence number in use (in the old row order, which
+/// is creation order), written back into the record so that the engine sees the same number.
+fn migrate_v1_to_v2(conn: &mut Connection, path: &Path) -> Result<(), Error> {
+    let sqlite = |source| Error::Sqlite { path: path.to_owned(), source };
+    let tx = conn.transaction().map_err(sqlite)?;
+    let rows: Vec<(String, String)> = {
+        let mut statement = tx.prepare("SELECT id, record FROM tasks ORDER BY rowid").map_err(sqlite)?;
+        statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(sqlite)?
+            .collect::<Result<_, _>>()
+            .map_err(sqlite)?
+    };
+    let mut decoded = Vec::with_capacity(rows.len());
+    for (id, record) in rows {
+        let row: TaskRow = decode(&record).map_err(|err| Error::Corrupt {
+            path: path.to_owned(),
+            table: "tasks",
+            id: id.clone(),
+            message: err.to_string(),
+        })?;
+        decoded.push((id, row));
+    }
+    let mut next = decoded.iter().map(|(_, row)| row.created_seq.max(row.status_seq)).max().unwrap_or(0);
+    let mut used = std::collections::HashSet::new();
+    tx.execute_batch(
+        "ALTER TABLE tasks RENAME TO tasks_v1;
+         CREATE TABLE tasks (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, record TEXT NOT NULL);",
+    )
+    .map_err(sqlite)?;
+    {
+        let mut insert = tx.prepare("INSERT INTO tasks (seq, id, record) VALUES (?1, ?2, ?3)").map_err(sqlite)?;
+        for (id, mut row) in decoded {
+            if row.created_seq == 0 || !used.insert(row.created_seq) {
+                next += 1;
+                row.created_seq = next;
+                used.insert(next);
+            }
+            let record = encode(&row).map_err(|err| Error::Corrupt {
+                path: path.to_owned(),
+                table: "tasks",
+                id: id.clone(),
+                message: err.to_string(),
+            })?;
+            insert.execute(params![row.created_seq as i64, id, record]).map_err(sqlite)?;
+        }
+    }
+    tx.execute_batch(
+        "DROP TABLE tasks_v1;
+         UPDATE meta SET value = '2' WHERE key = 'schema_version';",
+    )
+    .map_err(sqlite)?;
+    tx.commit().map_err(sqlite)?;
+    tracing::info!(path = %path.display(), "migrated the scheduler state database from schema version 1 to 2");
+    Ok(())
+}
+
 /// Refuses files that are clearly something else, before SQLite touches them.
 fn check_not_foreign(path: &Path) -> Result<(), Error> {
     let Ok(bytes) = std::fs::read(path).map(|b| b.into_iter().take(16).collect::<Vec<u8>>()) else {
@@ -290,7 +377,13 @@ fn check_not_foreign(path: &Path) -> Result<(), Error> {
     Err(Error::Foreign { path: path.to_owned(), what })
 }
 
-/// Records are stored as Python-flavoured JSON, so `Infinity` survives.
+/// Records are stored as Python-flavoured JSON, so `Infinity` (a batcher's unlimited size)
+/// survives.
+pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<String, luigi_core::rpc::json::Error> {
+    luigi_core::rpc::json::to_string(value, luigi_core::rpc::json::Style::Python)
+}
+
+/// The inverse of [`encode`].
 fn decode<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, luigi_core::rpc::json::Error> {
     luigi_core::rpc::json::from_str(text)
 }
@@ -313,9 +406,18 @@ fn load(conn: &Connection, path: &Path) -> Result<Snapshot, Error> {
             .map_err(sqlite)?;
         Ok(rows)
     };
-    for (id, record) in read("SELECT id, record FROM tasks")? {
-        let row: TaskRow = decode(&record).map_err(|e| corrupt("tasks", &id, e))?;
-        snapshot.tasks.push((id, row));
+    {
+        let mut statement = conn.prepare("SELECT seq, id, record FROM tasks").map_err(sqlite)?;
+        let mut rows = statement.query([]).map_err(sqlite)?;
+        while let Some(stored) = rows.next().map_err(sqlite)? {
+            let seq: i64 = stored.get(0).map_err(sqlite)?;
+            let id: String = stored.get(1).map_err(sqlite)?;
+            let record: String = stored.get(2).map_err(sqlite)?;
+            let mut row: TaskRow = decode(&record).map_err(|e| corrupt("tasks", &id, e))?;
+            // The key is what later changes address the row by.
+            row.created_seq = seq.cast_unsigned();
+            snapshot.tasks.push((id, row));
+        }
     }
     for (id, record) in read("SELECT id, record FROM workers")? {
         let row: WorkerRow = decode(&record).map_err(|e| corrupt("workers", &id, e))?;
@@ -336,9 +438,10 @@ fn apply(conn: &mut Connection, sets: &[ChangeSet]) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     {
         let mut upsert_task = tx.prepare_cached(
-            "INSERT INTO tasks (id, record) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET record = excluded.record",
+            "INSERT INTO tasks (seq, id, record) VALUES (?1, ?2, ?3)
+             ON CONFLICT(seq) DO UPDATE SET record = excluded.record",
         )?;
-        let mut delete_task = tx.prepare_cached("DELETE FROM tasks WHERE id = ?1")?;
+        let mut delete_task = tx.prepare_cached("DELETE FROM tasks WHERE seq = ?1")?;
         let mut upsert_worker = tx.prepare_cached(
             "INSERT INTO workers (id, record) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET record = excluded.record",
         )?;
@@ -351,12 +454,12 @@ fn apply(conn: &mut Connection, sets: &[ChangeSet]) -> rusqlite::Result<()> {
             "INSERT INTO settings (key, value) VALUES ('settings', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         )?;
         // Later change sets supersede earlier ones; write only each record's last version.
-        let mut tasks: std::collections::HashMap<&str, Option<&str>> = std::collections::HashMap::new();
+        let mut tasks: std::collections::HashMap<u64, (&str, Option<&str>)> = std::collections::HashMap::new();
         let mut workers: std::collections::HashMap<&str, Option<&str>> = std::collections::HashMap::new();
         let mut settings = None;
         for set in sets {
-            for (id, record) in &set.tasks {
-                tasks.insert(id, record.as_deref());
+            for (seq, id, record) in &set.tasks {
+                tasks.insert(*seq, (id, record.as_deref()));
             }
             for (id, record) in &set.workers {
                 workers.insert(id, record.as_deref());
@@ -368,10 +471,11 @@ fn apply(conn: &mut Connection, sets: &[ChangeSet]) -> rusqlite::Result<()> {
                 settings = set.settings.as_deref();
             }
         }
-        for (id, record) in tasks {
+        for (seq, (id, record)) in tasks {
+            let key = seq.cast_signed();
             match record {
-                Some(record) => upsert_task.execute(params![id, record])?,
-                None => delete_task.execute(params![id])?,
+                Some(record) => upsert_task.execute(params![key, id, record])?,
+                None => delete_task.execute(params![key])?,
             };
         }
         for (id, record) in workers {
@@ -421,16 +525,23 @@ pub struct Persister {
     sender: Mutex<Option<Sender<(u64, ChangeSet)>>>,
     durability: Durability,
     thread: Mutex<Option<JoinHandle<()>>>,
+    checkpointer: Option<Checkpointer>,
 }
 
 impl Persister {
-    /// Starts the writer thread on an open database.
+    /// Starts the writer thread on an open database, and the checkpoint thread beside it.
     pub fn start(conn: Connection, path: PathBuf) -> Persister {
+        let checkpointer = Checkpointer::start(&conn, &path);
+        let wal_pages = if checkpointer.is_some() { WRITER_CHECKPOINT_PAGES } else { 1000 };
+        if let Err(err) = conn.pragma_update(None, "wal_autocheckpoint", wal_pages) {
+            tracing::warn!(path = %path.display(), "cannot set wal_autocheckpoint: {err}");
+        }
+        let signal = checkpointer.as_ref().map(|c| Arc::clone(&c.signal));
         let (sender, receiver) = mpsc::channel::<(u64, ChangeSet)>();
         let (durable_tx, durable_rx) = tokio::sync::watch::channel(0u64);
         let thread = std::thread::Builder::new()
             .name("luigid-state-writer".into())
-            .spawn(move || writer_loop(conn, path, receiver, durable_tx))
+            .spawn(move || writer_loop(conn, path, receiver, durable_tx, signal))
             .ok();
         if thread.is_none() {
             tracing::error!("could not start the scheduler state writer thread; state will not be saved");
@@ -439,6 +550,7 @@ impl Persister {
             sender: Mutex::new(Some(sender)),
             durability: Durability { submitted: Arc::new(AtomicU64::new(0)), durable: durable_rx },
             thread: Mutex::new(thread),
+            checkpointer,
         }
     }
 
@@ -460,12 +572,106 @@ impl Persister {
         self.durability.clone()
     }
 
-    /// Writes everything submitted so far and stops the writer.
+    /// Writes everything submitted so far and stops the writer (and the checkpoint thread).
     pub fn close(&self) {
         self.sender.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = thread.join();
         }
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.stop();
+        }
+    }
+}
+
+/// What the writer and the checkpoint thread share.
+#[derive(Default)]
+struct CheckpointSignal {
+    state: Mutex<CheckpointState>,
+    changed: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct CheckpointState {
+    /// Something was committed since the last checkpoint started.
+    wanted: bool,
+    stop: bool,
+}
+
+impl CheckpointSignal {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CheckpointState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Called by the writer after each commit; wakes the checkpoint thread at most once per
+    /// checkpoint.
+    fn committed(&self) {
+        let mut state = self.lock();
+        if !state.wanted {
+            state.wanted = true;
+            self.changed.notify_one();
+        }
+    }
+}
+
+/// The checkpoint thread: passive checkpoints on its own connection, at most one per
+/// [`CHECKPOINT_PAUSE`], while commits keep coming.
+struct Checkpointer {
+    signal: Arc<CheckpointSignal>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Checkpointer {
+    /// Opens a second connection with the writer's `synchronous` setting; `None` (the writer
+    /// then checkpoints as SQLite does by default) if that fails.
+    fn start(writer: &Connection, path: &Path) -> Option<Checkpointer> {
+        let sync = match writer.pragma_query_value(None, "synchronous", |row| row.get::<_, i64>(0)) {
+            Ok(level) if level >= 2 => Sync::Full,
+            _ => Sync::Normal,
+        };
+        let conn = match connect(path, sync) {
+            Ok(conn) => conn,
+            Err(err) => {
+                tracing::warn!(path = %path.display(), "cannot open a checkpoint connection, the writer checkpoints: {err}");
+                return None;
+            }
+        };
+        let signal = Arc::new(CheckpointSignal::default());
+        let shared = Arc::clone(&signal);
+        let owned = path.to_owned();
+        let thread = std::thread::Builder::new()
+            .name("luigid-checkpoint".into())
+            .spawn(move || checkpoint_loop(&conn, &owned, &shared))
+            .ok()?;
+        Some(Checkpointer { signal, thread: Mutex::new(Some(thread)) })
+    }
+
+    fn stop(&self) {
+        self.signal.lock().stop = true;
+        self.signal.changed.notify_one();
+        if let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn checkpoint_loop(conn: &Connection, path: &Path, signal: &CheckpointSignal) {
+    loop {
+        {
+            let mut state = signal.lock();
+            while !state.wanted && !state.stop {
+                state = signal.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+            }
+            if state.stop {
+                return;
+            }
+            state.wanted = false;
+        }
+        if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(path = %path.display(), "background checkpoint failed (the writer will checkpoint): {err}");
+        }
+        let state = signal.lock();
+        let _ = signal.changed.wait_timeout_while(state, CHECKPOINT_PAUSE, |state| !state.stop);
     }
 }
 
@@ -484,6 +690,7 @@ fn writer_loop(
     path: PathBuf,
     receiver: Receiver<(u64, ChangeSet)>,
     durable: tokio::sync::watch::Sender<u64>,
+    checkpoints: Option<Arc<CheckpointSignal>>,
 ) {
     let mut pending: Vec<ChangeSet> = Vec::new();
     let mut last_seq = 0u64;
@@ -519,6 +726,9 @@ fn writer_loop(
         pending.clear();
         // Replies waiting on these changes may go now (even after a failure, rather than hang).
         let _ = durable.send(last_seq);
+        if let Some(checkpoints) = &checkpoints {
+            checkpoints.committed();
+        }
     }
     let _ = durable.send(last_seq);
 }
@@ -570,9 +780,9 @@ mod tests {
         let mut last = 0;
         for i in 0..100 {
             let mut set = ChangeSet::default();
-            set.tasks.push((format!("T{i}"), Some(format!("{{\"n\": {i}}}"))));
+            set.tasks.push((i + 1, format!("T{i}"), Some(format!("{{\"n\": {i}}}"))));
             if i % 10 == 9 {
-                set.tasks.push((format!("T{}", i - 1), None));
+                set.tasks.push((i, format!("T{}", i - 1), None));
             }
             last = persister.submit(set);
         }
@@ -582,5 +792,113 @@ mod tests {
         let conn = Connection::open(&path).unwrap();
         let count: i64 = conn.query_row("SELECT count(*) FROM tasks", [], |row| row.get(0)).unwrap();
         assert_eq!(count, 90, "ten deletions applied after their inserts");
+    }
+
+    /// A task row as schema 1 stored it (text key, record with or without `created_seq`).
+    fn v1_record(status: &str, created_seq: Option<u64>) -> String {
+        let seq = created_seq.map(|seq| format!(", \"created_seq\": {seq}, \"status_seq\": {seq}")).unwrap_or_default();
+        format!(
+            "{{\"status\": \"{status}\", \"family\": \"F\", \"time\": 1.0, \"updated\": 2.0, \"priority\": 0, \
+             \"policy\": [999999999, 999999999, 3600]{seq}}}"
+        )
+    }
+
+    #[test]
+    fn a_version_1_database_is_migrated_keeping_every_task() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE tasks (id TEXT PRIMARY KEY, record TEXT NOT NULL);
+             CREATE TABLE workers (id TEXT PRIMARY KEY, record TEXT NOT NULL);
+             CREATE TABLE batchers (worker TEXT NOT NULL, family TEXT NOT NULL, record TEXT NOT NULL,
+                                    PRIMARY KEY (worker, family));
+             CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO meta VALUES ('schema_version', '1');",
+        )
+        .unwrap();
+        // Two rows with distinct sequence numbers, one from before they were stored, and one
+        // that repeats another's number.
+        for (id, record) in [
+            ("A", v1_record("DONE", Some(7))),
+            ("B", v1_record("FAILED", None)),
+            ("C", v1_record("PENDING", Some(3))),
+            ("D", v1_record("DISABLED", Some(7))),
+        ] {
+            conn.execute("INSERT INTO tasks (id, record) VALUES (?1, ?2)", params![id, record]).unwrap();
+        }
+        drop(conn);
+
+        let (conn, snapshot) = open(&path, Sync::Normal).unwrap();
+        let version: String =
+            conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |row| row.get(0)).unwrap();
+        assert_eq!(version, "2");
+        let mut tasks: Vec<(String, TaskStatus, u64)> =
+            snapshot.tasks.iter().map(|(id, row)| (id.clone(), row.status, row.created_seq)).collect();
+        tasks.sort();
+        use luigi_core::status::TaskStatus;
+        assert_eq!(
+            tasks,
+            [
+                ("A".to_owned(), TaskStatus::Done, 7),
+                ("B".to_owned(), TaskStatus::Failed, 8),
+                ("C".to_owned(), TaskStatus::Pending, 3),
+                ("D".to_owned(), TaskStatus::Disabled, 9),
+            ]
+        );
+        // The keys are the records' numbers, so the engine's later changes find the rows.
+        let keys: Vec<(i64, String)> = conn
+            .prepare("SELECT seq, id FROM tasks ORDER BY seq")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(keys, [(3, "C".into()), (7, "A".into()), (8, "B".into()), (9, "D".into())]);
+        drop(conn);
+        let (_, again) = open(&path, Sync::Normal).unwrap();
+        assert_eq!(again.tasks.len(), 4, "opening a migrated file again changes nothing");
+    }
+
+    #[test]
+    fn the_wal_stays_bounded_under_commits_that_never_pause() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let (conn, _) = open(&path, Sync::Normal).unwrap();
+        let persister = Persister::start(conn, path.clone());
+        let durability = persister.durability();
+        let record = "x".repeat(3000);
+        let wal = dir.path().join("state.db-wal");
+        let largest = AtomicU64::new(0);
+        // Several clients each wait for their change to be durable before sending the next,
+        // as requests do: commits follow each other without a pause, each rewriting
+        // page-sized rows, for several times the writer's threshold in WAL frames, with the
+        // checkpoint thread copying them out all along (a background checkpoint alone cannot
+        // reset a WAL that is always being appended to).
+        let per_client = WRITER_CHECKPOINT_PAGES.cast_unsigned();
+        std::thread::scope(|scope| {
+            for client in 0..4u64 {
+                let (persister, durability, record, wal, largest) = (&persister, &durability, &record, &wal, &largest);
+                scope.spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+                    for i in 0..per_client {
+                        let key = client * per_client + i % 1000 + 1;
+                        let mut set = ChangeSet::default();
+                        set.tasks.push((key, format!("T{key}"), Some(record.clone())));
+                        let seq = persister.submit(set);
+                        runtime.block_on(durability.wait_for(seq));
+                        if i % 256 == 0 {
+                            largest.fetch_max(std::fs::metadata(wal).map_or(0, |m| m.len()), Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        let largest = largest.into_inner();
+        persister.close();
+        let threshold = WRITER_CHECKPOINT_PAGES.cast_unsigned() * 4096;
+        assert!(largest > threshold / 2, "the WAL reached only {largest} bytes: the test did not load it");
+        assert!(largest < 2 * threshold, "the WAL grew to {largest} bytes (threshold {threshold})");
     }
 }

@@ -18,12 +18,7 @@ use smallvec::SmallVec;
 
 use super::records::{Extra, Failures, ParamList, Policy};
 use super::state::{State, TimerKind};
-use crate::persist::{ChangeSet, SettingsRow, Snapshot, TaskRow, WorkerRow};
-
-/// Records are JSON in the Python flavour, which keeps `Infinity` (a batcher's unlimited size).
-fn encode<T: serde::Serialize>(value: &T) -> Result<String, luigi_core::rpc::json::Error> {
-    luigi_core::rpc::json::to_string(value, luigi_core::rpc::json::Style::Python)
-}
+use crate::persist::{ChangeSet, SettingsRow, Snapshot, TaskRow, WorkerRow, encode};
 
 impl State {
     fn task_row(&self, t: u32) -> TaskRow {
@@ -84,8 +79,8 @@ impl State {
     pub(crate) fn take_changes(&mut self) -> ChangeSet {
         let mut changes = ChangeSet::default();
         // Deletions first: a task deleted and re-created in one call ends up stored.
-        for id in std::mem::take(&mut self.deleted_tasks) {
-            changes.tasks.push((id.to_string(), None));
+        for (seq, id) in std::mem::take(&mut self.deleted_tasks) {
+            changes.tasks.push((seq, id.to_string(), None));
         }
         for t in std::mem::take(&mut self.dirty_tasks) {
             if !self.is_live(t) {
@@ -97,7 +92,7 @@ impl State {
             }
             let row = self.task_row(t);
             match encode(&row) {
-                Ok(json) => changes.tasks.push((self.task(t).id.to_string(), Some(json))),
+                Ok(json) => changes.tasks.push((self.task(t).created_seq, self.task(t).id.to_string(), Some(json))),
                 Err(err) => tracing::error!(task = %self.task(t).id, "cannot encode task for saving: {err}"),
             }
         }

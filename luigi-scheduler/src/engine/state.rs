@@ -101,7 +101,9 @@ pub(crate) struct State {
     pub(crate) counters: Counters,
     pub(crate) dirty_tasks: Vec<TaskIdx>,
     pub(crate) dirty_workers: Vec<WorkerIdx>,
-    pub(crate) deleted_tasks: Vec<TaskId>,
+    /// Tasks removed since the last save: (creation sequence number, the key of their stored
+    /// row; id).
+    pub(crate) deleted_tasks: Vec<(u64, TaskId)>,
     pub(crate) deleted_workers: Vec<Arc<str>>,
     pub(crate) dirty_batchers: Vec<(Arc<str>, Arc<str>)>,
     pub(crate) settings_dirty: bool,
@@ -600,7 +602,8 @@ impl State {
         self.recheck.remove(&t);
         let id = self.task(t).id.clone();
         if self.track_changes {
-            self.deleted_tasks.push(id.clone());
+            let seq = self.task(t).created_seq;
+            self.deleted_tasks.push((seq, id.clone()));
         }
         let now = self.task(t).updated;
         let rdeps = std::mem::take(&mut self.task_mut(t).rdeps);
