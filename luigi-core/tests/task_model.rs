@@ -217,6 +217,11 @@ fn input_mirrors_requires_with_types() {
     let ids: Vec<String> = deps.iter().map(|d| d.id().to_string()).collect();
     assert_eq!(ids.len(), 4);
     assert_eq!(deps[0].to_string(), "Leaf(i=0, done=True)");
+    // `deps()` moves the tasks out of `requires()`; the borrowing flatten gives the same
+    // tasks in the same order.
+    let mut borrowed = Vec::new();
+    Wrapper { n: 3, all_done: true }.requires().collect_tasks(&mut borrowed);
+    assert_eq!(borrowed.iter().map(|d| d.id().to_string()).collect::<Vec<_>>(), ids);
 }
 
 #[test]

@@ -228,7 +228,7 @@ pub fn default_failure_text(error: &(dyn std::error::Error + 'static)) -> String
 fn default_complete<T: Task>(task: &T) -> Result<bool, BoxError> {
     if T::kind() == TaskKind::Wrapper {
         let mut deps = Vec::new();
-        task.requires().collect_tasks(&mut deps);
+        task.requires().into_tasks(&mut deps);
         for dep in &deps {
             if !dep.complete()? {
                 return Ok(false);
@@ -313,7 +313,7 @@ impl<T: Task> AnyTask for T {
     }
     fn deps(&self) -> Vec<TaskRef> {
         let mut deps = Vec::new();
-        self.requires().collect_tasks(&mut deps);
+        self.requires().into_tasks(&mut deps);
         deps
     }
     fn output_targets(&self) -> Vec<Box<dyn Target>> {
