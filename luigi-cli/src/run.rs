@@ -138,11 +138,16 @@ pub fn run_tasks(roots: Vec<TaskRef>, options: &BuildOptions) -> anyhow::Result<
         outcome
     })?;
     let summary = worker.summarize();
+    let worker_id = worker.id().to_owned();
+    // The summary holds what it needs; the worker's bookkeeping and an in-process scheduler's
+    // whole state go before the text is built, which for a million tasks is the largest
+    // allocation of the run and would otherwise add to the peak.
+    drop(worker);
     let length = luigi_core::config::sections::load::<SummaryConfig>().map_or(5, |section| section.summary_length);
     let summary_text = summary.text(length);
     tracing::info!(target: "luigi-interface", "{summary_text}");
     crate::logging::flush();
-    Ok(RunResult { success, summary, summary_text, worker_id: worker.id().to_owned() })
+    Ok(RunResult { success, summary, summary_text, worker_id })
 }
 
 /// Luigi's `luigi.build(tasks, detailed_summary=True)`: schedules and runs `tasks` (with the
