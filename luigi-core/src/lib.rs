@@ -38,7 +38,7 @@ pub mod target;
 pub mod task;
 
 pub use luigi_derive::{Config, ParamEnum, Task};
-pub use task::{AnyTask, Task, TaskId, TaskKind, TaskParams, TaskRef};
+pub use task::{AnyTask, IdMap, IdSet, Task, TaskId, TaskKind, TaskParams, TaskRef};
 
 /// The error type user code returns from `run()` and `complete()`: anything that is an
 /// error, including `anyhow::Error` via `?`.

@@ -11,7 +11,6 @@
 //! continues (it is not restarted from the top as in Luigi); scheduler messages arrive on a
 //! per-task channel fed by the keep-alive thread.
 
-use std::collections::HashSet;
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -22,13 +21,13 @@ use luigi_core::rpc::wire::{AddTaskRequest, DecreaseRunningTaskResourcesRequest,
 use luigi_core::rpc::wire::{SetTaskProgressPercentageRequest, SetTaskStatusMessageRequest};
 use luigi_core::status::TaskStatus;
 use luigi_core::task::{Resources, RunContext, RunHooks, SchedulerMessage, TaskKind};
-use luigi_core::{BoxError, TaskId, TaskRef};
+use luigi_core::{BoxError, IdSet, TaskId, TaskRef};
 
 /// Tasks known complete during this run, shared by scheduling and running (Luigi's
 /// `cache_task_completion`, always on: a task that was complete stays complete within a run).
 #[derive(Debug, Default)]
 pub(crate) struct CompletionCache {
-    complete: RwLock<HashSet<TaskId>>,
+    complete: RwLock<IdSet>,
 }
 
 impl CompletionCache {

@@ -36,7 +36,7 @@ use luigi_core::rpc::SchedulerApi;
 use luigi_core::rpc::wire::*;
 use luigi_core::status::TaskStatus;
 use luigi_core::task::{SchedulerMessage, TaskKind};
-use luigi_core::{BoxError, TaskId, TaskRef};
+use luigi_core::{BoxError, IdMap, IdSet, TaskId, TaskRef};
 use serde_json::Value;
 
 use crate::identity::Identity;
@@ -119,7 +119,7 @@ const FIRST_IDLE_POLL: Duration = Duration::from_millis(5);
 /// The worker's bookkeeping, shared by the runner threads.
 struct State {
     first_task: Option<TaskId>,
-    scheduled: HashMap<TaskId, TaskRef>,
+    scheduled: IdMap<TaskRef>,
     batch_families: HashSet<&'static str>,
     batch_running: HashMap<TaskId, Vec<TaskRef>>,
     add_succeeded: bool,
@@ -155,7 +155,7 @@ impl State {
     fn new(worker_id: &str) -> State {
         State {
             first_task: None,
-            scheduled: HashMap::new(),
+            scheduled: IdMap::default(),
             batch_families: HashSet::new(),
             batch_running: HashMap::new(),
             add_succeeded: true,
@@ -353,7 +353,8 @@ impl Shared {
             }
             state.add_succeeded = true;
         }
-        let mut seen: HashSet<TaskId> = HashSet::from([root.id().clone()]);
+        let mut seen: IdSet = IdSet::default();
+        seen.insert(root.id().clone());
         let mut stack = vec![root];
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1);
         while !stack.is_empty() {

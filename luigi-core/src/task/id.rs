@@ -19,6 +19,13 @@ use md5::{Digest, Md5};
 
 use crate::pyjson;
 
+/// A map keyed by task id, with a hasher much cheaper than std's SipHash (foldhash, seeded
+/// per process). The worker and the scheduler keep several of these with an entry per task.
+pub type IdMap<V> = std::collections::HashMap<TaskId, V, foldhash::fast::RandomState>;
+
+/// A set of task ids; see [`IdMap`].
+pub type IdSet = std::collections::HashSet<TaskId, foldhash::fast::RandomState>;
+
 /// A task id, e.g. `Chain_data_5_3f1e0a2b9c`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TaskId(Arc<str>);

@@ -20,7 +20,7 @@ pub mod id;
 pub mod nested;
 
 pub use context::{Responder, RunContext, RunHooks, SchedulerMessage};
-pub use id::{TaskId, pretty_id, task_id_str, task_repr};
+pub use id::{IdMap, IdSet, TaskId, pretty_id, task_id_str, task_repr};
 pub use nested::{Outputs, Requirements};
 
 use std::any::Any;

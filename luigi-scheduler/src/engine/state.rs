@@ -20,9 +20,9 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use luigi_core::TaskId;
 use luigi_core::rpc::wire::{Number, ParamMap, ResourceMap};
 use luigi_core::status::TaskStatus;
+use luigi_core::{IdMap, TaskId};
 use smallvec::SmallVec;
 
 use super::Config;
@@ -73,7 +73,7 @@ pub(crate) struct State {
     tasks: Vec<Option<TaskRec>>,
     generations: Vec<u32>,
     free_tasks: Vec<TaskIdx>,
-    pub(crate) by_id: HashMap<TaskId, TaskIdx>,
+    pub(crate) by_id: IdMap<TaskIdx>,
     workers: Vec<Option<WorkerRec>>,
     free_workers: Vec<WorkerIdx>,
     pub(crate) by_worker: HashMap<Arc<str>, WorkerIdx>,
@@ -122,7 +122,7 @@ impl State {
             tasks: Vec::new(),
             generations: Vec::new(),
             free_tasks: Vec::new(),
-            by_id: HashMap::new(),
+            by_id: IdMap::default(),
             workers: Vec::new(),
             free_workers: Vec::new(),
             by_worker: HashMap::new(),

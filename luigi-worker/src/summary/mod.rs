@@ -36,7 +36,7 @@ use std::fmt;
 use luigi_core::Config;
 use luigi_core::rpc::wire::RunningTask;
 use luigi_core::status::TaskStatus;
-use luigi_core::{TaskId, TaskRef};
+use luigi_core::{IdMap, TaskId, TaskRef};
 
 /// `[execution_summary]`: how long the summary may get (Luigi's `execution_summary` config
 /// class).
@@ -281,7 +281,7 @@ pub struct History {
     worker_id: String,
     roots: Vec<TaskRef>,
     tasks: Vec<(TaskRef, Reported)>,
-    index: HashMap<TaskId, usize>,
+    index: IdMap<usize>,
     blocked: Vec<(String, TaskId)>,
     blocked_seen: HashMap<String, HashSet<TaskId>>,
 }
@@ -294,7 +294,7 @@ impl History {
             worker_id: worker_id.into(),
             roots: Vec::new(),
             tasks: Vec::new(),
-            index: HashMap::new(),
+            index: IdMap::default(),
             blocked: Vec::new(),
             blocked_seen: HashMap::new(),
         }
@@ -413,7 +413,7 @@ pub struct OtherWorker {
 #[derive(Debug, Clone)]
 pub struct ExecutionSummary {
     tasks: Vec<TaskRef>,
-    index: HashMap<TaskId, usize>,
+    index: IdMap<usize>,
     members: Vec<u16>,
     other_workers: Vec<OtherWorker>,
     root: Option<TaskRef>,
@@ -569,7 +569,7 @@ fn other_workers(history: &History) -> Vec<OtherWorker> {
 /// after each requirement exactly where the recursive original does, so results match it
 /// even on (pathological) cyclic graphs. Requirements this worker never reported belong to
 /// no category and are skipped.
-fn explain_pending(tasks: &[TaskRef], index: &HashMap<TaskId, usize>, members: &mut [u16]) {
+fn explain_pending(tasks: &[TaskRef], index: &IdMap<usize>, members: &mut [u16]) {
     struct Frame {
         idx: usize,
         deps: Vec<usize>,
