@@ -323,12 +323,7 @@ fn migrate_v1_to_v2(conn: &mut Connection, path: &Path) -> Result<(), Error> {
     };
     let mut decoded = Vec::with_capacity(rows.len());
     for (id, record) in rows {
-        let row: TaskRow = decode(&record).map_err(|err| Error::Corrupt {
-            path: path.to_owned(),
-            table: "tasks",
-            id: id.clone(),
-            message: err.to_string(),
-        })?;
+        let row: TaskRow = decode(&record).map_err(|err| corrupt(path, "tasks", &id, &err))?;
         decoded.push((id, row));
     }
     let mut next = decoded.iter().map(|(_, row)| row.created_seq.max(row.status_seq)).max().unwrap_or(0);
@@ -346,13 +341,8 @@ fn migrate_v1_to_v2(conn: &mut Connection, path: &Path) -> Result<(), Error> {
                 row.created_seq = next;
                 used.insert(next);
             }
-            let record = encode(&row).map_err(|err| Error::Corrupt {
-                path: path.to_owned(),
-                table: "tasks",
-                id: id.clone(),
-                message: err.to_string(),
-            })?;
-            insert.execute(params![row.created_seq as i64, id, record]).map_err(sqlite)?;
+            let record = encode(&row).map_err(|err| corrupt(path, "tasks", &id, &err))?;
+            insert.execute(params![row.created_seq.cast_signed(), id, record]).map_err(sqlite)?;
         }
     }
     tx.execute_batch(
@@ -363,6 +353,11 @@ fn migrate_v1_to_v2(conn: &mut Connection, path: &Path) -> Result<(), Error> {
     tx.commit().map_err(sqlite)?;
     tracing::info!(path = %path.display(), "migrated the scheduler state database from schema version 1 to 2");
     Ok(())
+}
+
+/// The error for a stored record that cannot be decoded (or, migrating, encoded again).
+fn corrupt(path: &Path, table: &'static str, id: &str, err: &luigi_core::rpc::json::Error) -> Error {
+    Error::Corrupt { path: path.to_owned(), table, id: id.to_owned(), message: err.to_string() }
 }
 
 /// Refuses files that are clearly something else, before SQLite touches them.
@@ -390,12 +385,7 @@ fn decode<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, luigi_core::r
 
 fn load(conn: &Connection, path: &Path) -> Result<Snapshot, Error> {
     let sqlite = |source| Error::Sqlite { path: path.to_owned(), source };
-    let corrupt = |table: &'static str, id: &str, err: luigi_core::rpc::json::Error| Error::Corrupt {
-        path: path.to_owned(),
-        table,
-        id: id.to_owned(),
-        message: err.to_string(),
-    };
+    let corrupt = |table, id: &str, err| corrupt(path, table, id, &err);
     let mut snapshot = Snapshot::default();
     let read = |sql: &str| -> Result<Vec<(String, String)>, Error> {
         let mut statement = conn.prepare(sql).map_err(sqlite)?;

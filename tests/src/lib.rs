@@ -7,13 +7,15 @@
 //!
 //! [`pipeline`] is the harness of the worker tests (`tests/worker_*.rs`): it runs the crate's
 //! test program `src/bin/pipeline-under-test.rs` (or its Python twin) in a sandbox and reads
-//! back summaries, exit codes, events and runs.
+//! back summaries, exit codes, events and runs. [`task_outputs`] is the output those programs'
+//! tasks write (a file named after the task id).
 //!
 //! The HTTP client here is deliberately minimal (one request per connection, `Connection:
 //! close`): tests must see exactly what a worker sees, including connection failures while a
 //! server is being killed, without a client library retrying behind their back.
 
 pub mod pipeline;
+pub mod task_outputs;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

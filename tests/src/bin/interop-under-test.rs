@@ -15,11 +15,7 @@ use std::time::Duration;
 
 use luigi_core::AnyTask;
 use luigi_core::prelude::*;
-
-/// The output of a task: a file named after its id, so both twins agree on it.
-fn output_of(task: &dyn AnyTask, root: &str) -> LocalTarget {
-    LocalTarget::new(format!("{root}/{}", task.compute_id()))
-}
+use luigi_tests::task_outputs::{output_of, write_output};
 
 /// Appends this run to `<root>/runs.log`.
 fn record_run(task: &dyn AnyTask, root: &str) -> Result<(), BoxError> {
@@ -34,10 +30,7 @@ fn record_run(task: &dyn AnyTask, root: &str) -> Result<(), BoxError> {
 fn run_task(task: &dyn AnyTask, root: &str, sleep_ms: i64) -> Result<(), BoxError> {
     std::thread::sleep(Duration::from_millis(u64::try_from(sleep_ms).unwrap_or(0)));
     record_run(task, root)?;
-    let mut out = output_of(task, root).open_write()?;
-    out.write_all(b"done\n")?;
-    out.commit()?;
-    Ok(())
+    write_output(task, root)
 }
 
 /// A task without requirements.

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use luigi_core::AnyTask;
 use luigi_core::event::{self, Event, EventArgs};
 use luigi_core::prelude::*;
+use luigi_tests::task_outputs::{output_of, write_output};
 
 /// Longest a task waits for a file the test is expected to create.
 const FILE_WAIT: Duration = Duration::from_secs(120);
@@ -38,18 +39,6 @@ fn append(path: &Path, line: &str) -> Result<(), BoxError> {
 /// Records `<task id> <what> <pid>` in `<root>/runs.log`.
 fn record(task: &dyn AnyTask, root: &str, what: &str) -> Result<(), BoxError> {
     append(&Path::new(root).join("runs.log"), &format!("{} {what} {}", task.compute_id(), std::process::id()))
-}
-
-/// The output of a task: a file named after its id.
-fn output_of(task: &dyn AnyTask, root: &str) -> LocalTarget {
-    LocalTarget::new(format!("{root}/{}", task.compute_id()))
-}
-
-fn write_output(task: &dyn AnyTask, root: &str) -> Result<(), BoxError> {
-    let mut out = output_of(task, root).open_write()?;
-    out.write_all(b"done\n")?;
-    out.commit()?;
-    Ok(())
 }
 
 /// Waits until `path` exists; an error after [`FILE_WAIT`].

@@ -10,23 +10,11 @@
 //! `VisChat` runs until the test lets it finish, answering scheduler messages, so the test can
 //! send messages from the task's page and read the answers.
 
-use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use luigi_core::AnyTask;
 use luigi_core::prelude::*;
-
-fn output_of(task: &dyn AnyTask, root: &str) -> LocalTarget {
-    LocalTarget::new(format!("{root}/{}", task.compute_id()))
-}
-
-fn write_output(task: &dyn AnyTask, root: &str) -> Result<(), BoxError> {
-    let mut out = output_of(task, root).open_write()?;
-    out.write_all(b"done\n")?;
-    out.commit()?;
-    Ok(())
-}
+use luigi_tests::task_outputs::{output_of, write_output};
 
 /// A plain part of the report.
 #[derive(Task, Clone, Debug)]
