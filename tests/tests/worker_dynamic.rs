@@ -151,7 +151,7 @@ fn a_waiting_task_never_gives_up_on_requirements_that_just_completed() {
 /// delivers exactly that stale answer, deterministically, so the race cannot hide.
 mod stale_reply {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
+    use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
     use std::time::{Duration, Instant};
 
     use luigi_core::prelude::*;
@@ -210,13 +210,18 @@ mod stale_reply {
     struct Seen {
         /// `add_task` calls that registered run-time requirements.
         requirement_batches: u32,
-        /// A stale "nothing" has been delivered.
+        /// `StaleChild(0)`, the first batch, was reported DONE.
+        first_done: bool,
+        /// A `get_work` was answered "nothing" after that.
+        nothing_answered: bool,
+        /// That stale "nothing" has been delivered.
         held_once: bool,
     }
 
-    /// The in-process engine seen through the wire encoding, holding back one `get_work`
-    /// answer of "nothing" (given after the first batch of requirements) until the parent has
-    /// registered its second batch and is waiting for it.
+    /// The in-process engine seen through the wire encoding, forcing the race's order: after
+    /// the first batch of requirements is done, the parent's announcements of its second batch
+    /// wait until a `get_work` has been answered "nothing", and that answer is held back until
+    /// the parent has registered the batch and is waiting for it.
     struct StaleOnce {
         inner: Loopback<luigi_scheduler::Scheduler>,
         seen: Mutex<Seen>,
@@ -224,30 +229,57 @@ mod stale_reply {
         worker: OnceLock<Weak<Worker>>,
     }
 
+    /// How long the transport waits for the other side of the race before letting go (the
+    /// test then fails on `held_once`, never hangs).
+    const PATIENCE: Duration = Duration::from_secs(20);
+
     impl StaleOnce {
         fn parent_waits(&self) -> bool {
             let worker = self.worker.get().and_then(Weak::upgrade);
             worker.is_some_and(|worker| worker.progress().waiting > 0)
         }
+
+        /// Waits (re-checking every few milliseconds) until `done` holds or [`PATIENCE`] ends.
+        fn wait_until<'a>(
+            &'a self,
+            mut seen: MutexGuard<'a, Seen>,
+            done: impl Fn(&Seen) -> bool,
+        ) -> MutexGuard<'a, Seen> {
+            let deadline = Instant::now() + PATIENCE;
+            while Instant::now() < deadline && !done(&seen) {
+                seen = self.changed.wait_timeout(seen, Duration::from_millis(2)).unwrap().0;
+            }
+            seen
+        }
     }
 
     impl Transport for StaleOnce {
         fn call(&self, method: &str, data_json: &str) -> Result<String, Error> {
-            let reply = self.inner.call(method, data_json)?;
             let data: Value = serde_json::from_str(data_json).expect("the worker sends JSON");
-            if method == "add_task" && data["new_deps"].as_array().is_some_and(|deps| !deps.is_empty()) {
-                self.seen.lock().unwrap().requirement_batches += 1;
+            if method == "add_task" && data["status"] == "PENDING" {
+                let seen = self.seen.lock().unwrap();
+                if seen.requirement_batches == 1 && seen.first_done {
+                    drop(self.wait_until(seen, |seen| seen.nothing_answered));
+                }
+            }
+            let reply = self.inner.call(method, data_json)?;
+            if method == "add_task" {
+                let mut seen = self.seen.lock().unwrap();
+                if data["new_deps"].as_array().is_some_and(|deps| !deps.is_empty()) {
+                    seen.requirement_batches += 1;
+                } else if data["status"] == "DONE" && seen.requirement_batches == 1 {
+                    seen.first_done = true;
+                }
                 self.changed.notify_all();
             }
             if method == "get_work" {
                 let answer: Value = serde_json::from_str(&reply).expect("the engine answers JSON");
                 let mut seen = self.seen.lock().unwrap();
-                if answer["response"]["task_id"].is_null() && seen.requirement_batches == 1 && !seen.held_once {
+                if answer["response"]["task_id"].is_null() && seen.first_done && !seen.held_once {
                     seen.held_once = true;
-                    let deadline = Instant::now() + Duration::from_secs(20);
-                    while Instant::now() < deadline && !(seen.requirement_batches >= 2 && self.parent_waits()) {
-                        seen = self.changed.wait_timeout(seen, Duration::from_millis(2)).unwrap().0;
-                    }
+                    seen.nothing_answered = true;
+                    self.changed.notify_all();
+                    let seen = self.wait_until(seen, |seen| seen.requirement_batches >= 2 && self.parent_waits());
                     assert!(seen.requirement_batches >= 2, "the parent never required its second batch");
                 }
             }
@@ -265,7 +297,10 @@ mod stale_reply {
             changed: Condvar::new(),
             worker: OnceLock::new(),
         });
-        let options = WorkerOptions { processes: 1, no_install_shutdown_handler: true, ..WorkerOptions::default() };
+        // Two runner slots: with one, a runner that finished a task asks again only while the
+        // parent still waits, which the transport cannot arrange; with two it always asks, and
+        // the give-up rule it triggers is the same (nothing running, a task waiting).
+        let options = WorkerOptions { processes: 2, no_install_shutdown_handler: true, ..WorkerOptions::default() };
         let worker = Arc::new(Worker::new(Arc::new(RpcClient::new(Arc::clone(&transport))), options));
         assert!(transport.worker.set(Arc::downgrade(&worker)).is_ok(), "the worker is set once");
 
