@@ -10,6 +10,11 @@
 //! therefore lose only changes whose requests were never answered, which workers repeat
 //! (Luigi's client retries, and re-announces tasks on the next run).
 //!
+//! The writer commits when somebody wants the queued changes, not as soon as one arrives: a
+//! request first lets every other request the runtime holds queue its changes, then asks
+//! (see [`Durability::wait_for`]). Committing on arrival made groups of two or three and
+//! woke the writer thread for each, and the wake-ups cost more than the commits.
+//!
 //! Rows are snapshots, not a log: a task's row is its whole record, replaced on every change,
 //! so the file never needs compaction and loading is one scan. The database runs in WAL mode
 //! with `synchronous=NORMAL`: a committed transaction survives the process being killed (it
@@ -34,7 +39,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -481,17 +485,57 @@ fn apply(conn: &mut Connection, sets: &[ChangeSet]) -> rusqlite::Result<()> {
     tx.commit()
 }
 
+/// Change sets handed to the writer and not yet taken by it, and when it should take them.
+#[derive(Default)]
+struct Queue {
+    sets: Vec<(u64, ChangeSet)>,
+    /// Somebody waits for the queued sets: the writer must commit them without waiting for more.
+    wanted: bool,
+    /// The writer is blocked waiting for `wanted` (so setting it must wake the writer).
+    writer_idle: bool,
+    /// No more sets will come: commit what is queued and stop.
+    closed: bool,
+}
+
+/// What the submitters, the waiters and the writer share.
+#[derive(Default)]
+struct Shared {
+    queue: Mutex<Queue>,
+    wake_writer: std::sync::Condvar,
+    submitted: AtomicU64,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Asks the writer to commit what is queued (waking it only if it sleeps).
+    fn want(&self, queue: &mut Queue) {
+        if !queue.wanted && !queue.sets.is_empty() {
+            queue.wanted = true;
+            if queue.writer_idle {
+                self.wake_writer.notify_one();
+            }
+        }
+    }
+}
+
+/// Queued change sets after which the writer is woken even if nobody asked yet (a bound on
+/// the memory and on the size of one commit under a load that never pauses).
+const WAKE_AT: usize = 1024;
+
 /// Tells when changes are on disk.
 #[derive(Clone)]
 pub struct Durability {
-    submitted: Arc<AtomicU64>,
+    shared: Arc<Shared>,
     durable: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Durability {
     /// The sequence number of the latest change set handed to the writer.
     pub fn submitted(&self) -> u64 {
-        self.submitted.load(Ordering::SeqCst)
+        self.shared.submitted.load(Ordering::SeqCst)
     }
 
     /// The sequence number of the latest change set on disk.
@@ -500,9 +544,20 @@ impl Durability {
     }
 
     /// Waits until change set `seq` (and everything before it) is on disk.
+    ///
+    /// This is where group commits form: the caller first yields, so that every other request
+    /// the runtime already has in hand reaches this point too, and only then asks the writer
+    /// to commit. Under load one commit then covers every request of a round, and the writer
+    /// is woken once per round instead of once per request (waking a thread costs more than
+    /// the rest of a small commit).
     pub async fn wait_for(&self, seq: u64) {
         if self.durable() >= seq {
             return;
+        }
+        tokio::task::yield_now().await;
+        {
+            let mut queue = self.shared.lock();
+            self.shared.want(&mut queue);
         }
         let mut receiver = self.durable.clone();
         // An error means the writer stopped (shutdown); nothing more will become durable.
@@ -512,7 +567,7 @@ impl Durability {
 
 /// The writer: a thread that applies change sets to the database in group commits.
 pub struct Persister {
-    sender: Mutex<Option<Sender<(u64, ChangeSet)>>>,
+    shared: Arc<Shared>,
     durability: Durability,
     thread: Mutex<Option<JoinHandle<()>>>,
     checkpointer: Option<Checkpointer>,
@@ -527,32 +582,38 @@ impl Persister {
             tracing::warn!(path = %path.display(), "cannot set wal_autocheckpoint: {err}");
         }
         let signal = checkpointer.as_ref().map(|c| Arc::clone(&c.signal));
-        let (sender, receiver) = mpsc::channel::<(u64, ChangeSet)>();
+        let shared = Arc::new(Shared::default());
         let (durable_tx, durable_rx) = tokio::sync::watch::channel(0u64);
+        let for_writer = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("luigid-state-writer".into())
-            .spawn(move || writer_loop(conn, path, receiver, durable_tx, signal))
+            .spawn(move || writer_loop(conn, &path, &for_writer, &durable_tx, signal.as_deref()))
             .ok();
         if thread.is_none() {
             tracing::error!("could not start the scheduler state writer thread; state will not be saved");
+            shared.lock().closed = true;
         }
         Persister {
-            sender: Mutex::new(Some(sender)),
-            durability: Durability { submitted: Arc::new(AtomicU64::new(0)), durable: durable_rx },
+            durability: Durability { shared: Arc::clone(&shared), durable: durable_rx },
+            shared,
             thread: Mutex::new(thread),
             checkpointer,
         }
     }
 
     /// Hands a change set to the writer; returns its sequence number. Call with the engine's
-    /// lock held, so sequence numbers follow the order of the changes.
+    /// lock held, so sequence numbers follow the order of the changes. The writer commits it
+    /// when somebody waits for it ([`Durability::wait_for`]), or sooner under heavy load.
     pub fn submit(&self, changes: ChangeSet) -> u64 {
-        let seq = self.durability.submitted.fetch_add(1, Ordering::SeqCst) + 1;
-        let sender = self.sender.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(sender) = sender.as_ref()
-            && sender.send((seq, changes)).is_err()
-        {
+        let seq = self.shared.submitted.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut queue = self.shared.lock();
+        if queue.closed {
             tracing::error!("the scheduler state writer has stopped; this change is not saved");
+            return seq;
+        }
+        queue.sets.push((seq, changes));
+        if queue.sets.len() >= WAKE_AT {
+            self.shared.want(&mut queue);
         }
         seq
     }
@@ -562,9 +623,20 @@ impl Persister {
         self.durability.clone()
     }
 
+    /// Asks the writer to commit what is queued now, without waiting for it (for changes
+    /// nobody waits for, such as the pruner's).
+    pub fn flush(&self) {
+        let mut queue = self.shared.lock();
+        self.shared.want(&mut queue);
+    }
+
     /// Writes everything submitted so far and stops the writer (and the checkpoint thread).
     pub fn close(&self) {
-        self.sender.lock().unwrap_or_else(|e| e.into_inner()).take();
+        {
+            let mut queue = self.shared.lock();
+            queue.closed = true;
+            self.shared.wake_writer.notify_one();
+        }
         if let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = thread.join();
         }
@@ -671,36 +743,38 @@ impl Drop for Persister {
     }
 }
 
-/// Change sets applied per transaction at most, so one huge burst cannot delay every reply
-/// behind one giant commit.
-const MAX_GROUP: usize = 4096;
-
+/// The writer: waits until queued change sets are wanted, takes all of them, and applies them
+/// in one transaction (later versions of a record replace earlier ones, see [`apply`]).
 fn writer_loop(
     mut conn: Connection,
-    path: PathBuf,
-    receiver: Receiver<(u64, ChangeSet)>,
-    durable: tokio::sync::watch::Sender<u64>,
-    checkpoints: Option<Arc<CheckpointSignal>>,
+    path: &Path,
+    shared: &Shared,
+    durable: &tokio::sync::watch::Sender<u64>,
+    checkpoints: Option<&CheckpointSignal>,
 ) {
-    let mut pending: Vec<ChangeSet> = Vec::new();
     let mut last_seq = 0u64;
-    // Block for the first change set, then take whatever else is already queued: one commit
-    // covers every call that arrived while the previous commit was running.
-    while let Ok((seq, set)) = receiver.recv() {
-        last_seq = seq;
-        pending.push(set);
-        while pending.len() < MAX_GROUP {
-            match receiver.try_recv() {
-                Ok((seq, set)) => {
-                    last_seq = seq;
-                    pending.push(set);
-                }
-                Err(_) => break,
+    loop {
+        let pending = {
+            let mut queue = shared.lock();
+            while !queue.closed && !queue.wanted {
+                queue.writer_idle = true;
+                queue = shared.wake_writer.wait(queue).unwrap_or_else(|e| e.into_inner());
             }
-        }
+            queue.writer_idle = false;
+            queue.wanted = false;
+            if queue.sets.is_empty() {
+                if queue.closed {
+                    break;
+                }
+                continue;
+            }
+            std::mem::take(&mut queue.sets)
+        };
+        last_seq = pending.last().map_or(last_seq, |(seq, _)| *seq);
+        let changes: Vec<ChangeSet> = pending.into_iter().map(|(_, set)| set).collect();
         let mut attempt = 0;
         loop {
-            match apply(&mut conn, &pending) {
+            match apply(&mut conn, &changes) {
                 Ok(()) => break,
                 Err(err) if attempt < 5 => {
                     attempt += 1;
@@ -708,15 +782,14 @@ fn writer_loop(
                     std::thread::sleep(Duration::from_millis(200 * attempt));
                 }
                 Err(err) => {
-                    tracing::error!(path = %path.display(), "saving scheduler state failed, {} changes are lost: {err}", pending.len());
+                    tracing::error!(path = %path.display(), "saving scheduler state failed, {} changes are lost: {err}", changes.len());
                     break;
                 }
             }
         }
-        pending.clear();
         // Replies waiting on these changes may go now (even after a failure, rather than hang).
         let _ = durable.send(last_seq);
-        if let Some(checkpoints) = &checkpoints {
+        if let Some(checkpoints) = checkpoints {
             checkpoints.committed();
         }
     }
@@ -782,6 +855,59 @@ mod tests {
         let conn = Connection::open(&path).unwrap();
         let count: i64 = conn.query_row("SELECT count(*) FROM tasks", [], |row| row.get(0)).unwrap();
         assert_eq!(count, 90, "ten deletions applied after their inserts");
+    }
+
+    #[test]
+    fn concurrent_waiters_get_their_changes_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let (conn, _) = open(&path, Sync::Normal).unwrap();
+        let persister = Arc::new(Persister::start(conn, path.clone()));
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+        runtime.block_on(async {
+            let mut handles = Vec::new();
+            for client in 0..64u64 {
+                let persister = Arc::clone(&persister);
+                handles.push(tokio::spawn(async move {
+                    let durability = persister.durability();
+                    for i in 0..20 {
+                        let key = client * 20 + i + 1;
+                        let mut set = ChangeSet::default();
+                        set.tasks.push((key, format!("T{key}"), Some("{}".into())));
+                        let seq = persister.submit(set);
+                        durability.wait_for(seq).await;
+                        assert!(durability.durable() >= seq);
+                    }
+                }));
+            }
+            for handle in handles {
+                handle.await.unwrap();
+            }
+        });
+        let conn = Connection::open(&path).unwrap();
+        let count: i64 = conn.query_row("SELECT count(*) FROM tasks", [], |row| row.get(0)).unwrap();
+        assert_eq!(count, 64 * 20, "every answered change is in the database before close");
+    }
+
+    #[test]
+    fn flush_commits_changes_nobody_waits_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let (conn, _) = open(&path, Sync::Normal).unwrap();
+        let persister = Persister::start(conn, path.clone());
+        let mut set = ChangeSet::default();
+        set.tasks.push((1, "T1".into(), Some("{}".into())));
+        let seq = persister.submit(set);
+        persister.flush();
+        // The writer thread commits in the background; give it up to a minute.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while persister.durability().durable() < seq && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        assert_eq!(persister.durability().durable(), seq, "flush did not get the change committed");
+        let conn = Connection::open(&path).unwrap();
+        let count: i64 = conn.query_row("SELECT count(*) FROM tasks", [], |row| row.get(0)).unwrap();
+        assert_eq!(count, 1);
     }
 
     /// A task row as schema 1 stored it (text key, record with or without `created_seq`).

@@ -32,6 +32,8 @@ struct Options {
     write: bool,
     /// Run our luigid without a state database (to separate HTTP/engine cost from disk cost).
     no_state: bool,
+    /// Measure this luigid binary instead of building one (to compare two builds).
+    luigid: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
@@ -51,6 +53,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
         python: true,
         write: true,
         no_state: false,
+        luigid: None,
     };
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
@@ -68,6 +71,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
             "--no-python" => options.python = false,
             "--no-write" => options.write = false,
             "--no-state" => options.no_state = true,
+            "--luigid" => options.luigid = Some(iter.next().context("--luigid needs a path")?.into()),
             other => bail!("unknown option {other}"),
         }
     }
@@ -81,6 +85,9 @@ struct Measurement {
     add: Stats,
     work: Stats,
     bytes_per_task: f64,
+    /// The server's CPU time (user + system, all threads) per request, in microseconds, over
+    /// both phases: less noisy than the rates on a machine the generator shares.
+    cpu_us_per_request: f64,
 }
 
 pub(crate) enum Server {
@@ -119,7 +126,10 @@ pub(crate) fn build(what: &[&str]) -> anyhow::Result<PathBuf> {
 
 fn rpc(args: &[String]) -> anyhow::Result<()> {
     let options = parse(args)?;
-    let ours = build(&["--bin", "luigid"])?.join("luigid");
+    let ours = match &options.luigid {
+        Some(path) => path.clone(),
+        None => build(&["--bin", "luigid"])?.join("luigid"),
+    };
     let mut results = vec![measure(Server::Ours(ours), options.tasks, &options)?];
     if options.python {
         let python = crate::python::interpreter()?;
@@ -144,6 +154,30 @@ fn rss_bytes(pid: u32) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         })
         .map_or(0, |kib| kib * 1024)
+}
+
+/// CPU time used so far by process `pid` (user + system, all threads), in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    // Fields 14 and 15 of /proc/PID/stat, counted after the parenthesised command name.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / clock_ticks_per_second())
+        })
+        .unwrap_or(0.0)
+}
+
+/// The kernel's clock tick (`getconf CLK_TCK`), 100 where it cannot be asked.
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok()?.trim().parse().ok())
+        .unwrap_or(100.0)
 }
 
 pub(crate) fn free_port() -> anyhow::Result<u16> {
@@ -227,6 +261,7 @@ fn measure(server: Server, tasks: usize, options: &Options) -> anyhow::Result<Me
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let connections = options.connections;
     let rss_before = rss_bytes(pid);
+    let cpu_before = cpu_seconds(pid);
 
     let started = Instant::now();
     let add_latencies = runtime.block_on(async {
@@ -292,10 +327,13 @@ fn measure(server: Server, tasks: usize, options: &Options) -> anyhow::Result<Me
         anyhow::Ok(all)
     })?;
     let work = Stats::from_latencies(work_latencies, started.elapsed());
+    let cpu = cpu_seconds(pid) - cpu_before;
+    let cpu_us_per_request = cpu * 1e6 / (add.requests + work.requests).max(1) as f64;
     drop(running);
+    let _ = std::fs::copy(dir.join("server.log"), "/tmp/server.log");
     let _ = std::fs::remove_dir_all(&dir);
     let bytes_per_task = rss_after.saturating_sub(rss_before) as f64 / tasks.max(1) as f64;
-    Ok(Measurement { name, tasks, add, work, bytes_per_task })
+    Ok(Measurement { name, tasks, add, work, bytes_per_task, cpu_us_per_request })
 }
 
 fn report(results: &[Measurement], options: &Options, args: &[String]) -> String {
@@ -309,11 +347,11 @@ fn report(results: &[Measurement], options: &Options, args: &[String]) -> String
         today(),
         std::thread::available_parallelism().map_or(1, |n| n.get())
     ));
-    out.push_str("| server | tasks | add_task req/s | add_task p50 / p99 ms | get_work+done req/s | get_work p50 / p99 ms | memory per task |\n");
-    out.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| server | tasks | add_task req/s | add_task p50 / p99 ms | get_work+done req/s | get_work p50 / p99 ms | memory per task | server CPU per request |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for m in results {
         out.push_str(&format!(
-            "| {} | {} | {:.0} | {:.2} / {:.2} | {:.0} | {:.2} / {:.2} | {:.0} B |\n",
+            "| {} | {} | {:.0} | {:.2} / {:.2} | {:.0} | {:.2} / {:.2} | {:.0} B | {:.1} µs |\n",
             m.name,
             m.tasks,
             m.add.rate(),
@@ -322,7 +360,8 @@ fn report(results: &[Measurement], options: &Options, args: &[String]) -> String
             m.work.rate(),
             m.work.p50_ms,
             m.work.p99_ms,
-            m.bytes_per_task
+            m.bytes_per_task,
+            m.cpu_us_per_request
         ));
     }
     if let [ours, python] = results {

@@ -428,6 +428,11 @@ impl SchedulerApi for Scheduler {
 
     fn prune(&self, _request: NoArgs) -> Result<(), Error> {
         self.with_state(ops::prune);
+        // The server's pruner waits for no reply: have what pruning changed committed now
+        // (changes are otherwise committed when a request waits for them).
+        if let Some(persister) = &self.persister {
+            persister.flush();
+        }
         Ok(())
     }
 

@@ -79,10 +79,10 @@ pub(super) async fn call(State(state): State<Arc<AppState>>, request: Request) -
     } else {
         answer(&*state.api, method, &data, gzip)
     };
-    if let (Some(durability), Ok(_)) = (&state.durability, &reply) {
-        // Whatever this call changed was handed to the writer before `answer` returned; wait
-        // until it (and everything before it) is on disk. Calls that changed nothing find it
-        // already there.
+    if let Some(durability) = &state.durability {
+        // Whatever this call changed (even if it then failed) was queued before `answer`
+        // returned; wait until it and everything before it is on disk, committing it if nobody
+        // else is. Calls that changed nothing usually find it already there.
         durability.wait_for(durability.submitted()).await;
     }
     match reply {
