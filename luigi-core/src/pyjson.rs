@@ -154,10 +154,44 @@ pub fn json_float(value: f64) -> String {
     }
 }
 
+/// [`json_float`] appended to `out`.
+pub fn write_json_float(out: &mut String, value: f64) {
+    if value.is_finite() {
+        write_float_repr(out, value);
+    } else {
+        out.push_str(&json_float(value));
+    }
+}
+
 /// Python's `repr(float)` (equal to `str(float)` since Python 3.2): the shortest digits that
 /// round-trip, in fixed notation when the decimal exponent is in `-4 <= e < 16`, otherwise in
 /// scientific notation with a signed exponent of at least two digits.
 pub fn float_repr(value: f64) -> String {
+    let mut out = String::new();
+    write_float_repr(&mut out, value);
+    out
+}
+
+/// [`float_repr`] appended to `out`. Timestamps are in every scheduler record, so the common
+/// case (fixed notation) is formatted in place: Rust's `Display` for `f64` writes the same
+/// shortest round-trip digits in fixed notation, and only lacks Python's `.0` on whole numbers.
+pub fn write_float_repr(out: &mut String, value: f64) {
+    use std::fmt::Write as _;
+    let magnitude = value.abs();
+    if (1e-4..1e16).contains(&magnitude) {
+        let start = out.len();
+        let _ = write!(out, "{value}");
+        if !out[start..].contains('.') {
+            out.push_str(".0");
+        }
+        return;
+    }
+    out.push_str(&float_repr_slow(value));
+}
+
+/// [`float_repr`] by way of scientific notation: right for every value, including the
+/// exponent forms, zeros and non-finite values.
+fn float_repr_slow(value: f64) -> String {
     if value.is_nan() {
         return "nan".to_owned();
     }
@@ -247,6 +281,35 @@ mod tests {
         ];
         for (value, expected) in cases {
             assert_eq!(float_repr(value), expected, "repr of {value:e}");
+        }
+    }
+
+    #[test]
+    fn the_fixed_notation_fast_path_agrees_with_the_general_one() {
+        // A deterministic spread of magnitudes and digit counts across the fast path's range
+        // and its edges (xorshift, so the test needs no random-number crate).
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut values = vec![1e-4, 1e16, 9.999_999_999_999_999e15, 1e15 + 0.5, 0.000_100_000_000_000_01, 1.0, 1e9];
+        for _ in 0..20_000 {
+            let bits = next();
+            let exponent = (bits % 25) as i32 - 6;
+            let mantissa = (bits >> 11) as f64 / (1u64 << 53) as f64;
+            values.push(mantissa * 10f64.powi(exponent));
+            values.push((bits >> 34) as f64);
+            values.push(1_795_280_357.0 + (bits % 1_000_000) as f64 / 1_000_000.0);
+        }
+        for value in values {
+            for value in [value, -value] {
+                let mut fast = String::new();
+                write_float_repr(&mut fast, value);
+                assert_eq!(fast, float_repr_slow(value), "repr of {value:e}");
+            }
         }
     }
 

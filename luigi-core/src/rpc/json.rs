@@ -190,7 +190,7 @@ fn push_unicode_escape(out: &mut String, unit: u16) {
 }
 
 fn write_float(out: &mut String, value: f64) {
-    out.push_str(&pyjson::json_float(value));
+    pyjson::write_json_float(out, value);
 }
 
 fn write_int(out: &mut String, value: impl fmt::Display) {
