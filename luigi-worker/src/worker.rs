@@ -364,7 +364,11 @@ impl Shared {
             let batch: Vec<TaskRef> = stack.split_off(stack.len() - take).into_iter().rev().collect();
             let inspected = inspect_all(&batch, &self.cache, threads);
             for (task, inspection) in batch.into_iter().zip(inspected) {
-                for dep in self.report_scheduled(task, inspection)? {
+                let deps = self.report_scheduled(task, inspection)?;
+                // A wrapper of a million tasks would otherwise grow this set (rehashing every
+                // id) twenty times over; the same for the maps `report_scheduled` fills.
+                seen.reserve(deps.len());
+                for dep in deps {
                     if seen.insert(dep.id().clone()) {
                         stack.push(dep);
                     }
@@ -451,6 +455,11 @@ impl Shared {
         });
         {
             let mut state = self.lock();
+            if let Some(ids) = &dep_ids {
+                // The requirements are reported next: room for them now rather than rehashing.
+                state.scheduled.reserve(ids.len());
+                state.history.reserve(ids.len());
+            }
             let newly = state.scheduled.insert(task.id().clone(), task.clone()).is_none();
             if newly {
                 match (status, runnable) {

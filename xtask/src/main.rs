@@ -20,7 +20,7 @@ use std::process::ExitCode;
 fn usage() -> &'static str {
     "usage: cargo xtask bench rpc [--tasks N] [--python-tasks N] [--connections N] [--seconds N] [--no-python] [--no-write] [--no-state] [--luigid PATH]
        cargo xtask bench workloads [--shapes Chain,FanIn,Tree] [--n 1k,10k,100k,1m] [--luigid-n 1k,10k,100k] [--python-n 1k,10k]
-                                   [--python-luigid-n 1k] [--modes local,luigid] [--workers 2] [--no-python] [--no-write]"
+                                   [--python-luigid-n 1k] [--modes local,luigid] [--workers 2] [--repeat 3] [--no-python] [--no-write]"
 }
 
 fn main() -> ExitCode {

@@ -491,6 +491,13 @@ impl State {
         // A handful of dependencies is deduplicated by scanning; a wide fan-in (a wrapper of a
         // million tasks) by hashing, or `add_task` would be quadratic in its dependencies.
         let wide = deps.len() > SCAN_LIMIT;
+        if wide {
+            // Most of a wide fan-in is new: make room once instead of rehashing every id as
+            // the index doubles.
+            self.by_id.reserve(deps.len());
+            self.tasks.reserve(deps.len());
+            self.generations.reserve(deps.len());
+        }
         let mut seen: HashSet<TaskIdx> = if wide { HashSet::with_capacity(deps.len()) } else { HashSet::new() };
         let mut wanted: Vec<TaskIdx> = Vec::with_capacity(deps.len());
         for dep in deps {

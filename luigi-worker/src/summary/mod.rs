@@ -333,15 +333,19 @@ impl History {
             TaskStatus::Unknown => Reported::UNKNOWN,
             _ => 0,
         };
-        let idx = match self.index.get(task.id()) {
-            Some(&idx) => idx,
-            None => {
-                self.index.insert(task.id().clone(), self.tasks.len());
-                self.tasks.push((task.clone(), Reported::default()));
-                self.tasks.len() - 1
-            }
-        };
-        self.tasks[idx].1.0 |= flag;
+        let tasks = &mut self.tasks;
+        let idx = *self.index.entry(task.id().clone()).or_insert_with(|| {
+            tasks.push((task.clone(), Reported::default()));
+            tasks.len() - 1
+        });
+        tasks[idx].1.0 |= flag;
+    }
+
+    /// Makes room for `additional` more tasks (a task with that many requirements is about
+    /// to have them reported).
+    pub fn reserve(&mut self, additional: usize) {
+        self.index.reserve(additional);
+        self.tasks.reserve(additional);
     }
 
     /// Records a `get_work` (or `count_pending`) reply: the task handed out, if any (for a
