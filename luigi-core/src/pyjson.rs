@@ -295,7 +295,9 @@ mod tests {
             state ^= state << 17;
             state
         };
-        let mut values = vec![1e-4, 1e16, 9.999_999_999_999_999e15, 1e15 + 0.5, 0.000_100_000_000_000_01, 1.0, 1e9];
+        let below_fixed_limit = f64::from_bits(1e16_f64.to_bits() - 1);
+        let below_fixed_start = f64::from_bits(1e-4_f64.to_bits() - 1);
+        let mut values = vec![1e-4, 1e16, below_fixed_limit, below_fixed_start, 1e15 + 0.5, 1.0, 1e9];
         for _ in 0..20_000 {
             let bits = next();
             let exponent = (bits % 25) as i32 - 6;
