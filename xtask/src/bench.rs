@@ -4,8 +4,9 @@
 //! For each server: start it on loopback with durable state (our SQLite state database; Python
 //! luigid's pickle path, which it only writes at shutdown), then
 //! 1. `add_task`: `--connections` keep-alive connections, one per simulated worker, announce
-//!    `--tasks` tasks with exactly the arguments a Python worker sends;
-//! 2. memory: the server's RSS growth divided by the number of tasks;
+//!    `--tasks` tasks with exactly the arguments a Python worker sends, in two halves;
+//! 2. memory: the server's RSS growth over the second half divided by its tasks (what one more
+//!    task costs, without the fixed costs a total would spread over them), and its RSS at the end;
 //! 3. `get_work`: every connection loops `get_work` then `add_task(DONE)` for what it got, as
 //!    a worker does, for `--seconds`.
 //!
@@ -84,7 +85,10 @@ struct Measurement {
     tasks: usize,
     add: Stats,
     work: Stats,
+    /// RSS growth per task over the second half of the announced tasks.
     bytes_per_task: f64,
+    /// The server's RSS once every task is announced.
+    rss_after: u64,
     /// The server's CPU time (user + system, all threads) per request, in microseconds, over
     /// both phases: less noisy than the rates on a machine the generator shares.
     cpu_us_per_request: f64,
@@ -246,6 +250,34 @@ fn task_request(worker: &str, i: usize) -> Value {
     })
 }
 
+/// Announces tasks `range` over `connections` keep-alive connections, as workers do; returns
+/// every request's latency.
+async fn announce(port: u16, connections: usize, range: std::ops::Range<usize>) -> anyhow::Result<Vec<u32>> {
+    let mut handles = Vec::new();
+    for c in 0..connections {
+        let range = range.clone();
+        handles.push(tokio::spawn(async move {
+            let mut conn = Connection::open(port).await?;
+            let worker = format!("bench-worker-{c}");
+            // Encode the request once and splice in the task number, so the generator spends
+            // microseconds per request, not the server's share of the core.
+            let template = form_body(&task_request(&worker, 0).to_string());
+            let (before, after) = template.split_once("Bench_0_").context("task id in the template")?;
+            let (before_param, after_param) = after.split_once("%220%22").context("parameter in the template")?;
+            for i in (range.start + c..range.end).step_by(connections) {
+                let body = format!("{before}Bench_{i}_{before_param}%22{i}%22{after_param}");
+                conn.post("add_task", &body).await?;
+            }
+            anyhow::Ok(conn.latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for handle in handles {
+        all.extend(handle.await??);
+    }
+    Ok(all)
+}
+
 fn measure(server: Server, tasks: usize, options: &Options) -> anyhow::Result<Measurement> {
     let name = match server {
         Server::Ours(_) => "luigi-rs luigid",
@@ -260,34 +292,16 @@ fn measure(server: Server, tasks: usize, options: &Options) -> anyhow::Result<Me
     let pid = running.child.id();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let connections = options.connections;
-    let rss_before = rss_bytes(pid);
     let cpu_before = cpu_seconds(pid);
 
+    // Tasks are announced in two halves with the server's RSS read between them: the growth
+    // over the second half is what each further task costs, without the fixed costs (SQLite's
+    // page cache, allocator arenas, connection buffers) that weigh on a total at 100k tasks.
+    let half = tasks / 2;
     let started = Instant::now();
-    let add_latencies = runtime.block_on(async {
-        let mut handles = Vec::new();
-        for c in 0..connections {
-            handles.push(tokio::spawn(async move {
-                let mut conn = Connection::open(port).await?;
-                let worker = format!("bench-worker-{c}");
-                // Encode the request once and splice in the task number, so the generator
-                // spends microseconds per request, not the server's share of the core.
-                let template = form_body(&task_request(&worker, 0).to_string());
-                let (before, after) = template.split_once("Bench_0_").context("task id in the template")?;
-                let (before_param, after_param) = after.split_once("%220%22").context("parameter in the template")?;
-                for i in (c..tasks).step_by(connections) {
-                    let body = format!("{before}Bench_{i}_{before_param}%22{i}%22{after_param}");
-                    conn.post("add_task", &body).await?;
-                }
-                anyhow::Ok(conn.latencies)
-            }));
-        }
-        let mut all = Vec::new();
-        for handle in handles {
-            all.extend(handle.await??);
-        }
-        anyhow::Ok(all)
-    })?;
+    let mut add_latencies = runtime.block_on(announce(port, connections, 0..half))?;
+    let rss_half = rss_bytes(pid);
+    add_latencies.extend(runtime.block_on(announce(port, connections, half..tasks))?);
     let add = Stats::from_latencies(add_latencies, started.elapsed());
     let rss_after = rss_bytes(pid);
 
@@ -332,8 +346,8 @@ fn measure(server: Server, tasks: usize, options: &Options) -> anyhow::Result<Me
     drop(running);
     let _ = std::fs::copy(dir.join("server.log"), "/tmp/server.log");
     let _ = std::fs::remove_dir_all(&dir);
-    let bytes_per_task = rss_after.saturating_sub(rss_before) as f64 / tasks.max(1) as f64;
-    Ok(Measurement { name, tasks, add, work, bytes_per_task, cpu_us_per_request })
+    let bytes_per_task = rss_after.saturating_sub(rss_half) as f64 / (tasks - half).max(1) as f64;
+    Ok(Measurement { name, tasks, add, work, bytes_per_task, rss_after, cpu_us_per_request })
 }
 
 fn report(results: &[Measurement], options: &Options, args: &[String]) -> String {
@@ -347,11 +361,11 @@ fn report(results: &[Measurement], options: &Options, args: &[String]) -> String
         today(),
         std::thread::available_parallelism().map_or(1, |n| n.get())
     ));
-    out.push_str("| server | tasks | add_task req/s | add_task p50 / p99 ms | get_work+done req/s | get_work p50 / p99 ms | memory per task | server CPU per request |\n");
-    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| server | tasks | add_task req/s | add_task p50 / p99 ms | get_work+done req/s | get_work p50 / p99 ms | memory per task | RSS after the tasks | server CPU per request |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for m in results {
         out.push_str(&format!(
-            "| {} | {} | {:.0} | {:.2} / {:.2} | {:.0} | {:.2} / {:.2} | {:.0} B | {:.1} µs |\n",
+            "| {} | {} | {:.0} | {:.2} / {:.2} | {:.0} | {:.2} / {:.2} | {:.0} B | {:.0} MiB | {:.1} µs |\n",
             m.name,
             m.tasks,
             m.add.rate(),
@@ -361,6 +375,7 @@ fn report(results: &[Measurement], options: &Options, args: &[String]) -> String
             m.work.p50_ms,
             m.work.p99_ms,
             m.bytes_per_task,
+            m.rss_after as f64 / 1048576.0,
             m.cpu_us_per_request
         ));
     }
