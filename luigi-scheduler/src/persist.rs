@@ -918,6 +918,26 @@ mod tests {
         assert_eq!(count, 1);
     }
 
+    #[test]
+    fn a_long_queue_is_committed_without_being_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let (conn, _) = open(&path, Sync::Normal).unwrap();
+        let persister = Persister::start(conn, path.clone());
+        let mut last = 0;
+        for key in 1..=WAKE_AT as u64 {
+            let mut set = ChangeSet::default();
+            set.tasks.push((key, format!("T{key}"), Some("{}".into())));
+            last = persister.submit(set);
+        }
+        // Nobody waits and nobody flushes: the queue's length alone wakes the writer.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while persister.durability().durable() < last && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        assert_eq!(persister.durability().durable(), last, "a full queue was not committed");
+    }
+
     /// A task row as schema 1 stored it (text key, record with or without `created_seq`).
     fn v1_record(status: &str, created_seq: Option<u64>) -> String {
         let seq = created_seq.map(|seq| format!(", \"created_seq\": {seq}, \"status_seq\": {seq}")).unwrap_or_default();
