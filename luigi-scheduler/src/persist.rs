@@ -841,12 +841,39 @@ mod tests {
         assert!(err.to_string().contains("schema version 99"));
     }
 
-    #[test]
-    fn writer_applies_changes_in_groups_and_reports_durability() {
+    /// A fresh state database in a temporary directory, with a writer started on it.
+    fn started() -> (tempfile::TempDir, PathBuf, Persister) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.db");
         let (conn, _) = open(&path, Sync::Normal).unwrap();
         let persister = Persister::start(conn, path.clone());
+        (dir, path, persister)
+    }
+
+    /// A change set creating (or replacing) task row `key`.
+    fn one_task(key: u64) -> ChangeSet {
+        let mut set = ChangeSet::default();
+        set.tasks.push((key, format!("T{key}"), Some("{}".into())));
+        set
+    }
+
+    /// The number of task rows in the database at `path`.
+    fn task_rows(path: &Path) -> i64 {
+        let conn = Connection::open(path).unwrap();
+        conn.query_row("SELECT count(*) FROM tasks", [], |row| row.get(0)).unwrap()
+    }
+
+    /// Waits (up to a minute) for the writer thread to get change set `seq` on disk by itself.
+    fn wait_until_durable(persister: &Persister, seq: u64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while persister.durability().durable() < seq && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn writer_applies_changes_in_groups_and_reports_durability() {
+        let (_dir, path, persister) = started();
         let durability = persister.durability();
         let mut last = 0;
         for i in 0..100 {
@@ -860,17 +887,13 @@ mod tests {
         assert_eq!(durability.submitted(), last);
         persister.close();
         assert_eq!(durability.durable(), last);
-        let conn = Connection::open(&path).unwrap();
-        let count: i64 = conn.query_row("SELECT count(*) FROM tasks", [], |row| row.get(0)).unwrap();
-        assert_eq!(count, 90, "ten deletions applied after their inserts");
+        assert_eq!(task_rows(&path), 90, "ten deletions applied after their inserts");
     }
 
     #[test]
     fn concurrent_waiters_get_their_changes_committed() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        let (conn, _) = open(&path, Sync::Normal).unwrap();
-        let persister = Arc::new(Persister::start(conn, path.clone()));
+        let (_dir, path, persister) = started();
+        let persister = Arc::new(persister);
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
         runtime.block_on(async {
             let mut handles = Vec::new();
@@ -879,10 +902,7 @@ mod tests {
                 handles.push(tokio::spawn(async move {
                     let durability = persister.durability();
                     for i in 0..20 {
-                        let key = client * 20 + i + 1;
-                        let mut set = ChangeSet::default();
-                        set.tasks.push((key, format!("T{key}"), Some("{}".into())));
-                        let seq = persister.submit(set);
+                        let seq = persister.submit(one_task(client * 20 + i + 1));
                         durability.wait_for(seq).await;
                         assert!(durability.durable() >= seq);
                     }
@@ -892,49 +912,28 @@ mod tests {
                 handle.await.unwrap();
             }
         });
-        let conn = Connection::open(&path).unwrap();
-        let count: i64 = conn.query_row("SELECT count(*) FROM tasks", [], |row| row.get(0)).unwrap();
-        assert_eq!(count, 64 * 20, "every answered change is in the database before close");
+        assert_eq!(task_rows(&path), 64 * 20, "every answered change is in the database before close");
     }
 
     #[test]
     fn flush_commits_changes_nobody_waits_for() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        let (conn, _) = open(&path, Sync::Normal).unwrap();
-        let persister = Persister::start(conn, path.clone());
-        let mut set = ChangeSet::default();
-        set.tasks.push((1, "T1".into(), Some("{}".into())));
-        let seq = persister.submit(set);
+        let (_dir, path, persister) = started();
+        let seq = persister.submit(one_task(1));
         persister.flush();
-        // The writer thread commits in the background; give it up to a minute.
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while persister.durability().durable() < seq && std::time::Instant::now() < deadline {
-            std::thread::yield_now();
-        }
+        wait_until_durable(&persister, seq);
         assert_eq!(persister.durability().durable(), seq, "flush did not get the change committed");
-        let conn = Connection::open(&path).unwrap();
-        let count: i64 = conn.query_row("SELECT count(*) FROM tasks", [], |row| row.get(0)).unwrap();
-        assert_eq!(count, 1);
+        assert_eq!(task_rows(&path), 1);
     }
 
     #[test]
     fn a_long_queue_is_committed_without_being_asked() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        let (conn, _) = open(&path, Sync::Normal).unwrap();
-        let persister = Persister::start(conn, path.clone());
+        let (_dir, _path, persister) = started();
         let mut last = 0;
         for key in 1..=WAKE_AT as u64 {
-            let mut set = ChangeSet::default();
-            set.tasks.push((key, format!("T{key}"), Some("{}".into())));
-            last = persister.submit(set);
+            last = persister.submit(one_task(key));
         }
         // Nobody waits and nobody flushes: the queue's length alone wakes the writer.
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while persister.durability().durable() < last && std::time::Instant::now() < deadline {
-            std::thread::yield_now();
-        }
+        wait_until_durable(&persister, last);
         assert_eq!(persister.durability().durable(), last, "a full queue was not committed");
     }
 
