@@ -250,13 +250,27 @@ fn task_request(worker: &str, i: usize) -> Value {
     })
 }
 
+/// Runs `client(c)` for each of `connections` connections at once; returns every request's
+/// latency.
+async fn on_each_connection<F, Fut>(connections: usize, client: F) -> anyhow::Result<Vec<u32>>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Vec<u32>>> + Send + 'static,
+{
+    let handles: Vec<_> = (0..connections).map(|c| tokio::spawn(client(c))).collect();
+    let mut all = Vec::new();
+    for handle in handles {
+        all.extend(handle.await??);
+    }
+    Ok(all)
+}
+
 /// Announces tasks `range` over `connections` keep-alive connections, as workers do; returns
 /// every request's latency.
 async fn announce(port: u16, connections: usize, range: std::ops::Range<usize>) -> anyhow::Result<Vec<u32>> {
-    let mut handles = Vec::new();
-    for c in 0..connections {
+    on_each_connection(connections, |c| {
         let range = range.clone();
-        handles.push(tokio::spawn(async move {
+        async move {
             let mut conn = Connection::open(port).await?;
             let worker = format!("bench-worker-{c}");
             // Encode the request once and splice in the task number, so the generator spends
@@ -269,13 +283,9 @@ async fn announce(port: u16, connections: usize, range: std::ops::Range<usize>) 
                 conn.post("add_task", &body).await?;
             }
             anyhow::Ok(conn.latencies)
-        }));
-    }
-    let mut all = Vec::new();
-    for handle in handles {
-        all.extend(handle.await??);
-    }
-    Ok(all)
+        }
+    })
+    .await
 }
 
 fn measure(server: Server, tasks: usize, options: &Options) -> anyhow::Result<Measurement> {
@@ -307,39 +317,28 @@ fn measure(server: Server, tasks: usize, options: &Options) -> anyhow::Result<Me
 
     let seconds = options.seconds;
     let started = Instant::now();
-    let work_latencies = runtime.block_on(async {
-        let deadline = Instant::now() + Duration::from_secs(seconds);
-        let mut handles = Vec::new();
-        for c in 0..connections {
-            handles.push(tokio::spawn(async move {
-                let mut conn = Connection::open(port).await?;
-                let worker = format!("bench-worker-{c}");
-                let ask = form_body(
-                    &json!({"host": "bench", "assistant": false, "current_tasks": [], "worker": worker}).to_string(),
-                );
-                let mut done = task_request(&worker, 0);
-                done["task_id"] = json!("TASK_ID_SLOT");
-                done["status"] = json!("DONE");
-                done["runnable"] = Value::Null;
-                done["expl"] = json!("null");
-                let template = form_body(&done.to_string());
-                let (before, after) = template.split_once("TASK_ID_SLOT").context("task id in the template")?;
-                while Instant::now() < deadline {
-                    let reply = conn.post("get_work", &ask).await?;
-                    // Ids here are letters, digits and underscores: no form encoding needed.
-                    let Some(task_id) = string_field(&reply, "task_id") else { break };
-                    let body = format!("{before}{task_id}{after}");
-                    conn.post("add_task", &body).await?;
-                }
-                anyhow::Ok(conn.latencies)
-            }));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let work_latencies = runtime.block_on(on_each_connection(connections, |c| async move {
+        let mut conn = Connection::open(port).await?;
+        let worker = format!("bench-worker-{c}");
+        let ask =
+            form_body(&json!({"host": "bench", "assistant": false, "current_tasks": [], "worker": worker}).to_string());
+        let mut done = task_request(&worker, 0);
+        done["task_id"] = json!("TASK_ID_SLOT");
+        done["status"] = json!("DONE");
+        done["runnable"] = Value::Null;
+        done["expl"] = json!("null");
+        let template = form_body(&done.to_string());
+        let (before, after) = template.split_once("TASK_ID_SLOT").context("task id in the template")?;
+        while Instant::now() < deadline {
+            let reply = conn.post("get_work", &ask).await?;
+            // Ids here are letters, digits and underscores: no form encoding needed.
+            let Some(task_id) = string_field(&reply, "task_id") else { break };
+            let body = format!("{before}{task_id}{after}");
+            conn.post("add_task", &body).await?;
         }
-        let mut all = Vec::new();
-        for handle in handles {
-            all.extend(handle.await??);
-        }
-        anyhow::Ok(all)
-    })?;
+        anyhow::Ok(conn.latencies)
+    }))?;
     let work = Stats::from_latencies(work_latencies, started.elapsed());
     let cpu = cpu_seconds(pid) - cpu_before;
     let cpu_us_per_request = cpu * 1e6 / (add.requests + work.requests).max(1) as f64;
