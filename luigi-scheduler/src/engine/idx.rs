@@ -7,6 +7,11 @@
 //! [`IdxSet`] is a vector until it grows past a threshold and a hash set after, keeping both
 //! the common case compact and the rare huge fan-in (one task required by a million others)
 //! free of quadratic removals.
+//!
+//! The task slab itself is a [`Slots`]: fixed-size chunks rather than one vector, so that
+//! growing it never copies the records already stored. A vector of a million ~450-byte
+//! records doubles by copying hundreds of megabytes into freshly faulted memory, which stalled
+//! every request for as long as it took and cost a 1M-task run about 5% of its time.
 
 use std::cmp::Ordering;
 use std::collections::HashSet;
@@ -150,9 +155,85 @@ pub(crate) struct Rank {
     pub(crate) task: TaskIdx,
 }
 
+/// Slots per [`Slots`] chunk (a power of two: indexing is a shift and a mask).
+const CHUNK_BITS: u32 = 12;
+const CHUNK: usize = 1 << CHUNK_BITS;
+
+/// A slab of optional records addressed by `u32` handles, stored in chunks of [`CHUNK`]
+/// slots that never move once allocated (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Slots<T> {
+    chunks: Vec<Vec<Option<T>>>,
+    len: usize,
+}
+
+impl<T> Default for Slots<T> {
+    fn default() -> Self {
+        Slots { chunks: Vec::new(), len: 0 }
+    }
+}
+
+impl<T> Slots<T> {
+    fn slot(&self, i: u32) -> Option<&Option<T>> {
+        self.chunks.get((i >> CHUNK_BITS) as usize)?.get(i as usize & (CHUNK - 1))
+    }
+
+    fn slot_mut(&mut self, i: u32) -> Option<&mut Option<T>> {
+        self.chunks.get_mut((i >> CHUNK_BITS) as usize)?.get_mut(i as usize & (CHUNK - 1))
+    }
+
+    /// The record in slot `i`, if the slot exists and is occupied.
+    pub(crate) fn get(&self, i: u32) -> Option<&T> {
+        self.slot(i)?.as_ref()
+    }
+
+    /// The record in slot `i`, mutably.
+    pub(crate) fn get_mut(&mut self, i: u32) -> Option<&mut T> {
+        self.slot_mut(i)?.as_mut()
+    }
+
+    /// Appends a slot holding `value` and returns its handle.
+    pub(crate) fn push(&mut self, value: T) -> u32 {
+        if self.chunks.last().is_none_or(|chunk| chunk.len() == CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        if let Some(chunk) = self.chunks.last_mut() {
+            chunk.push(Some(value));
+        }
+        self.len += 1;
+        // Handles are `u32` throughout the engine; four billion tasks do not fit in memory.
+        (self.len - 1) as u32
+    }
+
+    /// Puts `value` into slot `i` (which must exist), returning what it held.
+    pub(crate) fn replace(&mut self, i: u32, value: Option<T>) -> Option<T> {
+        self.slot_mut(i).and_then(|slot| std::mem::replace(slot, value))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slots_span_chunks_without_moving_records() {
+        let mut slots = Slots::default();
+        for i in 0..(2 * CHUNK as u32 + 3) {
+            assert_eq!(slots.push(i.to_string()), i);
+        }
+        let first_chunk = slots.get(0).map(|s| s.as_ptr());
+        slots.push("more".to_owned());
+        assert_eq!(slots.get(0).map(|s| s.as_ptr()), first_chunk, "earlier records stay put");
+        let last = (2 * CHUNK) as u32 + 2;
+        assert_eq!(slots.get(last).map(String::as_str), Some(last.to_string().as_str()));
+        assert_eq!(slots.get(CHUNK as u32).map(String::as_str), Some(CHUNK.to_string().as_str()));
+        assert_eq!(slots.replace(5, None).as_deref(), Some("5"));
+        assert!(slots.get(5).is_none());
+        assert!(slots.replace(5, Some("five".to_owned())).is_none());
+        slots.get_mut(5).unwrap().push('!');
+        assert_eq!(slots.get(5).map(String::as_str), Some("five!"));
+        assert!(slots.get(u32::MAX).is_none() && slots.get(2 * CHUNK as u32 + 4).is_none());
+    }
 
     #[test]
     fn idx_set_grows_and_shrinks() {

@@ -29,7 +29,7 @@ use super::Config;
 
 /// Up to this many dependencies, membership is checked by scanning (cheaper than hashing).
 const SCAN_LIMIT: usize = 16;
-use super::idx::{IdxSet, OrdF64, Rank, TaskIdx, WorkerIdx};
+use super::idx::{IdxSet, OrdF64, Rank, Slots, TaskIdx, WorkerIdx};
 use super::metrics::Counters;
 use super::records::{Failures, ParamList, Policy, TaskRec, WorkerRec};
 use crate::history::{HistoryEvent, HistoryTask, TaskHistory};
@@ -70,7 +70,7 @@ fn status_slot(status: TaskStatus) -> usize {
 /// The whole scheduler state.
 pub(crate) struct State {
     pub(crate) config: Config,
-    tasks: Vec<Option<TaskRec>>,
+    tasks: Slots<TaskRec>,
     generations: Vec<u32>,
     free_tasks: Vec<TaskIdx>,
     pub(crate) by_id: IdMap<TaskIdx>,
@@ -119,7 +119,7 @@ impl State {
     pub(crate) fn new(config: Config, resources: IndexMap<String, i64>) -> State {
         State {
             config,
-            tasks: Vec::new(),
+            tasks: Slots::default(),
             generations: Vec::new(),
             free_tasks: Vec::new(),
             by_id: IdMap::default(),
@@ -154,11 +154,11 @@ impl State {
     // ----- access --------------------------------------------------------------------------
 
     pub(crate) fn task(&self, t: TaskIdx) -> &TaskRec {
-        self.tasks[t as usize].as_ref().expect("task handles always point at live slots")
+        self.tasks.get(t).expect("task handles always point at live slots")
     }
 
     pub(crate) fn task_mut(&mut self, t: TaskIdx) -> &mut TaskRec {
-        self.tasks[t as usize].as_mut().expect("task handles always point at live slots")
+        self.tasks.get_mut(t).expect("task handles always point at live slots")
     }
 
     pub(crate) fn worker(&self, w: WorkerIdx) -> &WorkerRec {
@@ -193,7 +193,7 @@ impl State {
 
     /// Whether the slot holds a record (visible or ghost).
     pub(crate) fn is_live(&self, t: TaskIdx) -> bool {
-        self.tasks.get(t as usize).is_some_and(Option::is_some)
+        self.tasks.get(t).is_some()
     }
 
     pub(crate) fn generation(&self, t: TaskIdx) -> u32 {
@@ -394,13 +394,12 @@ impl State {
         match self.free_tasks.pop() {
             Some(t) => {
                 self.generations[t as usize] = self.generations[t as usize].wrapping_add(1);
-                self.tasks[t as usize] = Some(record);
+                self.tasks.replace(t, Some(record));
                 t
             }
             None => {
-                self.tasks.push(Some(record));
                 self.generations.push(0);
-                (self.tasks.len() - 1) as TaskIdx
+                self.tasks.push(record)
             }
         }
     }
@@ -495,7 +494,6 @@ impl State {
             // Most of a wide fan-in is new: make room once instead of rehashing every id as
             // the index doubles.
             self.by_id.reserve(deps.len());
-            self.tasks.reserve(deps.len());
             self.generations.reserve(deps.len());
         }
         let mut seen: HashSet<TaskIdx> = if wide { HashSet::with_capacity(deps.len()) } else { HashSet::new() };
@@ -581,7 +579,7 @@ impl State {
         if !task.visible && task.rdeps.is_empty() {
             let id = task.id.clone();
             self.by_id.remove(id.as_str());
-            self.tasks[t as usize] = None;
+            self.tasks.replace(t, None);
             self.free_tasks.push(t);
         }
     }
@@ -747,7 +745,7 @@ impl State {
             self.recheck.insert(t);
         }
         self.version += 1;
-        let task = self.tasks[t as usize].as_ref().expect("live task");
+        let task = self.tasks.get(t).expect("live task");
         self.counters.status_changed(task, now);
     }
 
@@ -810,7 +808,7 @@ impl State {
 
     /// Counts a task handed to a worker (Luigi's `handle_task_started`).
     pub(crate) fn count_started(&mut self, t: TaskIdx) {
-        let task = self.tasks[t as usize].as_ref().expect("live task");
+        let task = self.tasks.get(t).expect("live task");
         self.counters.started(task);
     }
 
@@ -938,7 +936,7 @@ impl State {
                 break;
             }
             self.timers.pop();
-            if self.generations.get(t as usize) == Some(&generation) && self.tasks[t as usize].is_some() {
+            if self.generations.get(t as usize) == Some(&generation) && self.tasks.get(t).is_some() {
                 due.push(t);
             }
         }
