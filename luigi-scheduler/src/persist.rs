@@ -13,7 +13,9 @@
 //! The writer commits when somebody wants the queued changes, not as soon as one arrives: a
 //! request first lets every other request the runtime holds queue its changes, then asks
 //! (see [`Durability::wait_for`]). Committing on arrival made groups of two or three and
-//! woke the writer thread for each, and the wake-ups cost more than the commits.
+//! woke the writer thread for each, and the wake-ups cost more than the commits. A commit
+//! wakes only the requests it covers (each waiter registers its sequence number); a broadcast
+//! woke every waiting request, and those whose changes were still queued went back to sleep.
 //!
 //! Rows are snapshots, not a log: a task's row is its whole record, replaced on every change,
 //! so the file never needs compaction and loading is one scan. The database runs in WAL mode
@@ -497,6 +499,11 @@ struct Queue {
     writer_idle: bool,
     /// No more sets will come: commit what is queued and stop.
     closed: bool,
+    /// Requests waiting for a sequence number to be on disk, each woken by the commit that
+    /// covers it (not by every commit, as a broadcast would).
+    waiters: Vec<(u64, tokio::sync::oneshot::Sender<()>)>,
+    /// The writer has exited: nothing more will become durable, so nobody may wait.
+    stopped: bool,
 }
 
 /// What the submitters, the waiters and the writer share.
@@ -505,6 +512,8 @@ struct Shared {
     queue: Mutex<Queue>,
     wake_writer: std::sync::Condvar,
     submitted: AtomicU64,
+    /// The latest sequence number on disk (also read without the lock).
+    durable: AtomicU64,
 }
 
 impl Shared {
@@ -521,17 +530,54 @@ impl Shared {
             }
         }
     }
+
+    /// Records that everything up to `seq` is on disk and wakes the requests waiting for it.
+    fn published(&self, seq: u64) {
+        let ready = {
+            let mut queue = self.lock();
+            self.durable.fetch_max(seq, Ordering::SeqCst);
+            let (ready, waiting) = std::mem::take(&mut queue.waiters).into_iter().partition(|(s, _)| *s <= seq);
+            queue.waiters = waiting;
+            ready
+        };
+        wake(ready);
+    }
+
+    /// The writer has exited: releases every waiter, now and later.
+    fn stopped(&self) {
+        let all = {
+            let mut queue = self.lock();
+            queue.stopped = true;
+            std::mem::take(&mut queue.waiters)
+        };
+        wake(all);
+    }
 }
 
 /// Queued change sets after which the writer is woken even if nobody asked yet (a bound on
 /// the memory and on the size of one commit under a load that never pauses).
 const WAKE_AT: usize = 1024;
 
+fn wake(waiters: Vec<(u64, tokio::sync::oneshot::Sender<()>)>) {
+    for (_, waiter) in waiters {
+        // A waiter that gave up (its request was dropped) needs no answer.
+        let _ = waiter.send(());
+    }
+}
+
+/// Releases every durability waiter when dropped (by the writer thread as it ends).
+struct ReleaseWaiters(Arc<Shared>);
+
+impl Drop for ReleaseWaiters {
+    fn drop(&mut self) {
+        self.0.stopped();
+    }
+}
+
 /// Tells when changes are on disk.
 #[derive(Clone)]
 pub struct Durability {
     shared: Arc<Shared>,
-    durable: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Durability {
@@ -542,7 +588,7 @@ impl Durability {
 
     /// The sequence number of the latest change set on disk.
     pub fn durable(&self) -> u64 {
-        *self.durable.borrow()
+        self.shared.durable.load(Ordering::SeqCst)
     }
 
     /// Waits until change set `seq` (and everything before it) is on disk.
@@ -557,13 +603,19 @@ impl Durability {
             return;
         }
         tokio::task::yield_now().await;
-        {
+        let done = {
             let mut queue = self.shared.lock();
+            // Checked under the lock the writer publishes under, so no wake-up is missed.
+            if queue.stopped || self.durable() >= seq {
+                return;
+            }
             self.shared.want(&mut queue);
-        }
-        let mut receiver = self.durable.clone();
-        // An error means the writer stopped (shutdown); nothing more will become durable.
-        let _ = receiver.wait_for(|durable| *durable >= seq).await;
+            let (waiter, done) = tokio::sync::oneshot::channel();
+            queue.waiters.push((seq, waiter));
+            done
+        };
+        // An error cannot happen (the writer answers every waiter, even when it stops).
+        let _ = done.await;
     }
 }
 
@@ -591,18 +643,22 @@ impl Persister {
         }
         let signal = checkpointer.as_ref().map(|c| Arc::clone(&c.signal));
         let shared = Arc::new(Shared::default());
-        let (durable_tx, durable_rx) = tokio::sync::watch::channel(0u64);
         let for_writer = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("luigid-state-writer".into())
-            .spawn(move || writer_loop(conn, &path, &for_writer, &durable_tx, signal.as_deref()))
+            .spawn(move || {
+                // Waiters are released however the writer ends, a panic included.
+                let _release = ReleaseWaiters(Arc::clone(&for_writer));
+                writer_loop(conn, &path, &for_writer, signal.as_deref());
+            })
             .ok();
         if thread.is_none() {
             tracing::error!("could not start the scheduler state writer thread; state will not be saved");
             shared.lock().closed = true;
+            shared.stopped();
         }
         Persister {
-            durability: Durability { shared: Arc::clone(&shared), durable: durable_rx },
+            durability: Durability { shared: Arc::clone(&shared) },
             shared,
             thread: Mutex::new(thread),
             checkpointer,
@@ -753,13 +809,7 @@ impl Drop for Persister {
 
 /// The writer: waits until queued change sets are wanted, takes all of them, and applies them
 /// in one transaction (later versions of a record replace earlier ones, see [`apply`]).
-fn writer_loop(
-    mut conn: Connection,
-    path: &Path,
-    shared: &Shared,
-    durable: &tokio::sync::watch::Sender<u64>,
-    checkpoints: Option<&CheckpointSignal>,
-) {
+fn writer_loop(mut conn: Connection, path: &Path, shared: &Shared, checkpoints: Option<&CheckpointSignal>) {
     let mut last_seq = 0u64;
     loop {
         let pending = {
@@ -796,12 +846,12 @@ fn writer_loop(
             }
         }
         // Replies waiting on these changes may go now (even after a failure, rather than hang).
-        let _ = durable.send(last_seq);
+        shared.published(last_seq);
         if let Some(checkpoints) = checkpoints {
             checkpoints.committed();
         }
     }
-    let _ = durable.send(last_seq);
+    shared.published(last_seq);
 }
 
 #[cfg(test)]
@@ -935,6 +985,45 @@ mod tests {
         // Nobody waits and nobody flushes: the queue's length alone wakes the writer.
         wait_until_durable(&persister, last);
         assert_eq!(persister.durability().durable(), last, "a full queue was not committed");
+    }
+
+    #[test]
+    fn a_commit_wakes_only_the_waiters_it_covers() {
+        let (_dir, _path, persister) = started();
+        let durability = persister.durability();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        runtime.block_on(async {
+            let first = persister.submit(one_task(1));
+            // Waiting for a change not yet submitted: the commit of `first` must not end it.
+            let later = tokio::spawn({
+                let durability = durability.clone();
+                async move { durability.wait_for(first + 1).await }
+            });
+            durability.wait_for(first).await;
+            assert_eq!(durability.durable(), first);
+            // A wrongly woken waiter would finish within a few turns of this one-thread runtime.
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+            assert!(!later.is_finished(), "an earlier commit released a waiter for a later change");
+            let second = persister.submit(one_task(2));
+            assert_eq!(second, first + 1);
+            persister.flush();
+            tokio::time::timeout(Duration::from_secs(60), later).await.unwrap().unwrap();
+            assert_eq!(durability.durable(), second);
+        });
+    }
+
+    #[test]
+    fn waiters_are_released_when_the_writer_stops() {
+        let (_dir, _path, persister) = started();
+        let durability = persister.durability();
+        persister.close();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+        runtime.block_on(async {
+            // Nothing will ever make sequence number 5 durable; the wait must still end.
+            tokio::time::timeout(Duration::from_secs(60), durability.wait_for(5)).await.unwrap();
+        });
     }
 
     /// A task row as schema 1 stored it (text key, record with or without `created_seq`).
