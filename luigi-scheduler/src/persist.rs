@@ -229,14 +229,19 @@ pub struct Snapshot {
     pub(crate) settings: Option<SettingsRow>,
 }
 
-/// What one engine call changed, as rows ready to write.
+/// What one engine call changed, as rows to write.
+///
+/// Task and worker rows travel as records and are encoded by the writer thread: the engine
+/// builds a change set with its lock held, and encoding there made every request hold the
+/// lock longer (two request threads then met on it and slept in the kernel); the writer also
+/// encodes only the last version of a row that changed several times in one commit.
 #[derive(Debug, Default)]
 pub struct ChangeSet {
-    /// (the task's creation sequence number — its row's key —, task id, its record as JSON or
-    /// `None` to delete the row).
-    pub(crate) tasks: Vec<(u64, String, Option<String>)>,
-    /// Worker id → its record as JSON, or `None` to delete it.
-    pub(crate) workers: Vec<(String, Option<String>)>,
+    /// (the task's creation sequence number — its row's key —, task id, its record or `None`
+    /// to delete the row).
+    pub(crate) tasks: Vec<(u64, luigi_core::TaskId, Option<TaskRow>)>,
+    /// Worker id → its record, or `None` to delete it.
+    pub(crate) workers: Vec<(Arc<str>, Option<WorkerRow>)>,
     /// (worker, family) → batcher as JSON.
     pub(crate) batchers: Vec<(String, String, String)>,
     /// The settings record as JSON, when changed.
@@ -452,15 +457,15 @@ fn apply(conn: &mut Connection, sets: &[ChangeSet]) -> rusqlite::Result<()> {
             "INSERT INTO settings (key, value) VALUES ('settings', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         )?;
         // Later change sets supersede earlier ones; write only each record's last version.
-        let mut tasks: std::collections::HashMap<u64, (&str, Option<&str>)> = std::collections::HashMap::new();
-        let mut workers: std::collections::HashMap<&str, Option<&str>> = std::collections::HashMap::new();
+        let mut tasks: std::collections::HashMap<u64, (&str, Option<&TaskRow>)> = std::collections::HashMap::new();
+        let mut workers: std::collections::HashMap<&str, Option<&WorkerRow>> = std::collections::HashMap::new();
         let mut settings = None;
         for set in sets {
             for (seq, id, record) in &set.tasks {
-                tasks.insert(*seq, (id, record.as_deref()));
+                tasks.insert(*seq, (id.as_str(), record.as_ref()));
             }
             for (id, record) in &set.workers {
-                workers.insert(id, record.as_deref());
+                workers.insert(id, record.as_ref());
             }
             for (worker, family, record) in &set.batchers {
                 upsert_batcher.execute(params![worker, family, record])?;
@@ -471,14 +476,22 @@ fn apply(conn: &mut Connection, sets: &[ChangeSet]) -> rusqlite::Result<()> {
         }
         for (seq, (id, record)) in tasks {
             let key = seq.cast_signed();
-            match record {
-                Some(record) => upsert_task.execute(params![key, id, record])?,
+            match record.map(encode) {
+                Some(Ok(json)) => upsert_task.execute(params![key, id, json])?,
+                Some(Err(err)) => {
+                    tracing::error!(task = id, "cannot encode task for saving: {err}");
+                    continue;
+                }
                 None => delete_task.execute(params![key])?,
             };
         }
         for (id, record) in workers {
-            match record {
-                Some(record) => upsert_worker.execute(params![id, record])?,
+            match record.map(encode) {
+                Some(Ok(json)) => upsert_worker.execute(params![id, json])?,
+                Some(Err(err)) => {
+                    tracing::error!(worker = id, "cannot encode worker for saving: {err}");
+                    continue;
+                }
                 None => delete_worker.execute(params![id])?,
             };
         }
@@ -900,10 +913,17 @@ mod tests {
         (dir, path, persister)
     }
 
+    /// A task record whose explanation is `expl`.
+    fn row(expl: &str) -> TaskRow {
+        let mut row: TaskRow = decode(&v1_record("PENDING", None)).unwrap();
+        row.expl = Some(expl.to_owned());
+        row
+    }
+
     /// A change set creating (or replacing) task row `key`.
     fn one_task(key: u64) -> ChangeSet {
         let mut set = ChangeSet::default();
-        set.tasks.push((key, format!("T{key}"), Some("{}".into())));
+        set.tasks.push((key, luigi_core::TaskId::new(format!("T{key}")), Some(row(""))));
         set
     }
 
@@ -928,9 +948,9 @@ mod tests {
         let mut last = 0;
         for i in 0..100 {
             let mut set = ChangeSet::default();
-            set.tasks.push((i + 1, format!("T{i}"), Some(format!("{{\"n\": {i}}}"))));
+            set.tasks.push((i + 1, luigi_core::TaskId::new(format!("T{i}")), Some(row(&i.to_string()))));
             if i % 10 == 9 {
-                set.tasks.push((i, format!("T{}", i - 1), None));
+                set.tasks.push((i, luigi_core::TaskId::new(format!("T{}", i - 1)), None));
             }
             last = persister.submit(set);
         }
@@ -1102,7 +1122,7 @@ mod tests {
         let limit = WRITER_CHECKPOINT_PAGES / 4;
         let persister = Persister::start_with_wal_limit(conn, path.clone(), limit);
         let durability = persister.durability();
-        let record = "x".repeat(3000);
+        let record = row(&"x".repeat(3000));
         let wal = dir.path().join("state.db-wal");
         let largest = AtomicU64::new(0);
         // Several clients each wait for their change to be durable before sending the next,
@@ -1119,7 +1139,7 @@ mod tests {
                     for i in 0..per_client {
                         let key = client * per_client + i % 1000 + 1;
                         let mut set = ChangeSet::default();
-                        set.tasks.push((key, format!("T{key}"), Some(record.clone())));
+                        set.tasks.push((key, luigi_core::TaskId::new(format!("T{key}")), Some(record.clone())));
                         let seq = persister.submit(set);
                         runtime.block_on(durability.wait_for(seq));
                         if i % 256 == 0 {

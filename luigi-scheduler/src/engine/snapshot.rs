@@ -1,8 +1,8 @@
 //! Converting engine records to and from the stored rows of `crate::persist`.
 //!
 //! The engine marks every task and worker a call changes; [`State::take_changes`] turns
-//! them into rows (whole records, as JSON) after the call, while the state lock is still
-//! held, so the writer sees changes in the order they happened. [`State::restore`] rebuilds
+//! them into rows (whole records; the writer thread encodes them as JSON) after the call,
+//! while the state lock is still held, so the writer sees changes in the order they happened. [`State::restore`] rebuilds
 //! the state, including every derived index, from a loaded snapshot.
 //!
 //! Restoring gives every worker a fresh `last_active` (the load time): workers that were
@@ -80,7 +80,7 @@ impl State {
         let mut changes = ChangeSet::default();
         // Deletions first: a task deleted and re-created in one call ends up stored.
         for (seq, id) in std::mem::take(&mut self.deleted_tasks) {
-            changes.tasks.push((seq, id.to_string(), None));
+            changes.tasks.push((seq, id, None));
         }
         for t in std::mem::take(&mut self.dirty_tasks) {
             if !self.is_live(t) {
@@ -91,23 +91,17 @@ impl State {
                 continue;
             }
             let row = self.task_row(t);
-            match encode(&row) {
-                Ok(json) => changes.tasks.push((self.task(t).created_seq, self.task(t).id.to_string(), Some(json))),
-                Err(err) => tracing::error!(task = %self.task(t).id, "cannot encode task for saving: {err}"),
-            }
+            changes.tasks.push((self.task(t).created_seq, self.task(t).id.clone(), Some(row)));
         }
         for id in std::mem::take(&mut self.deleted_workers) {
-            changes.workers.push((id.to_string(), None));
+            changes.workers.push((id, None));
         }
         for w in std::mem::take(&mut self.dirty_workers) {
             if !self.worker_is_live(w) {
                 continue;
             }
             self.worker_mut(w).dirty = false;
-            match encode(&self.worker_row(w)) {
-                Ok(json) => changes.workers.push((self.worker(w).id.to_string(), Some(json))),
-                Err(err) => tracing::error!(worker = %self.worker(w).id, "cannot encode worker for saving: {err}"),
-            }
+            changes.workers.push((Arc::clone(&self.worker(w).id), Some(self.worker_row(w))));
         }
         for (worker, family) in std::mem::take(&mut self.dirty_batchers) {
             if let Some(batcher) = self.batchers.get(&(Arc::clone(&worker), Arc::clone(&family)))
