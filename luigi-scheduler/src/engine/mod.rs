@@ -23,7 +23,9 @@ pub(crate) mod state;
 pub mod ui_query;
 mod views;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
 
 use indexmap::IndexMap;
 use luigi_core::config::Configuration;
@@ -184,8 +186,9 @@ impl Scheduler {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock is a bug; the state is still the best we have.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        // No poisoning: a panic while holding the lock is a bug, and the state is still the
+        // best we have.
+        self.state.lock()
     }
 
     /// Runs `op` on the state at the current time, then handles its side effects.
