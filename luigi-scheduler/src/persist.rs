@@ -522,16 +522,17 @@ struct Queue {
 /// What the submitters, the waiters and the writer share.
 #[derive(Default)]
 struct Shared {
-    queue: Mutex<Queue>,
-    wake_writer: std::sync::Condvar,
+    /// parking_lot's, like the engine's lock: taken by every request, held for a push.
+    queue: parking_lot::Mutex<Queue>,
+    wake_writer: parking_lot::Condvar,
     submitted: AtomicU64,
     /// The latest sequence number on disk (also read without the lock).
     durable: AtomicU64,
 }
 
 impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> parking_lot::MutexGuard<'_, Queue> {
+        self.queue.lock()
     }
 
     /// Asks the writer to commit what is queued (waking it only if it sleeps).
@@ -829,7 +830,7 @@ fn writer_loop(mut conn: Connection, path: &Path, shared: &Shared, checkpoints: 
             let mut queue = shared.lock();
             while !queue.closed && !queue.wanted {
                 queue.writer_idle = true;
-                queue = shared.wake_writer.wait(queue).unwrap_or_else(|e| e.into_inner());
+                shared.wake_writer.wait(&mut queue);
             }
             queue.writer_idle = false;
             queue.wanted = false;
