@@ -58,15 +58,15 @@ pub(crate) fn add_task(state: &mut State, now: f64, request: AddTaskRequest) {
         None if enabled => {
             let t = state.task_or_ghost(&request.task_id, now);
             state.promote(t, TaskStatus::Pending, now);
+            state.hold(t);
             // Luigi creates the task with the given priority, which may be below the default.
-            state.detach(t);
             state.task_mut(t).priority = request.priority;
-            state.attach(t);
             t
         }
         None => return,
     };
     if state.task(t).status != TaskStatus::Running && !enabled {
+        state.release();
         return;
     }
     // Ignore claims that the task is PENDING if it very recently was marked as DONE.
@@ -74,8 +74,11 @@ pub(crate) fn add_task(state: &mut State, now: f64, request: AddTaskRequest) {
         && state.task(t).status == TaskStatus::Done
         && now - state.task(t).updated < state.config.stable_done_cooldown_secs
     {
+        state.release();
         return;
     }
+    // The steps below change `t` several times; it re-enters the ready sets once, at the end.
+    state.hold(t);
 
     // Placeholders created for dependencies have no family or parameters yet.
     if state.task(t).family.is_empty() {
@@ -178,6 +181,7 @@ pub(crate) fn add_task(state: &mut State, now: f64, request: AddTaskRequest) {
     if state.task(t).stakeholders.is_empty() {
         state.recheck.insert(t);
     }
+    state.release();
     state.mark_dirty(t);
 }
 
@@ -805,4 +809,108 @@ pub(crate) fn update_resource(state: &mut State, request: &UpdateResourceRequest
     state.runtime_resources.insert(request.resource.clone(), amount);
     state.settings_dirty = true;
     true
+}
+
+#[cfg(test)]
+mod derived_index_tests {
+    use std::collections::BTreeSet;
+
+    use indexmap::IndexMap;
+    use luigi_core::rpc::wire::{AddTaskRequest, GetWorkRequest, Work};
+
+    use super::*;
+    use crate::engine::Config;
+    use crate::engine::idx::Rank;
+
+    /// A worker's ready set, `n_pending`, `n_unique`, `n_last` and `pending_with_resources`.
+    type WorkerIndices = (BTreeSet<Rank>, u64, u64, u64, u32);
+    /// The global ready set and every worker's indices, in worker order.
+    type Indices = (BTreeSet<Rank>, Vec<WorkerIndices>);
+
+    /// The ready sets and pending counters, recomputed from the task records alone.
+    fn recomputed(state: &State) -> Indices {
+        let mut ready = BTreeSet::new();
+        let mut per_worker: HashMap<WorkerIdx, WorkerIndices> = HashMap::new();
+        for t in state.visible_tasks() {
+            let task = state.task(t);
+            let schedulable = state.schedulable(t);
+            if schedulable {
+                ready.insert(state.rank(t));
+            }
+            let n = task.workers.len();
+            for (pos, w) in task.workers.iter().enumerate() {
+                let entry = per_worker.entry(*w).or_default();
+                if schedulable {
+                    entry.0.insert(state.rank(t));
+                }
+                if matches!(task.status, TaskStatus::Pending | TaskStatus::Failed) {
+                    entry.1 += 1;
+                    entry.2 += u64::from(n == 1);
+                    entry.3 += u64::from(pos + 1 == n);
+                }
+                if task.status == TaskStatus::Pending && !task.resources_is_empty() {
+                    entry.4 += 1;
+                }
+            }
+        }
+        let workers = state.worker_indices().map(|w| per_worker.remove(&w).unwrap_or_default()).collect();
+        (ready, workers)
+    }
+
+    /// The same, as the engine maintains them.
+    fn maintained(state: &State) -> Indices {
+        let workers = state
+            .worker_indices()
+            .map(|w| {
+                let worker = state.worker(w);
+                (worker.ready.clone(), worker.n_pending, worker.n_unique, worker.n_last, worker.pending_with_resources)
+            })
+            .collect();
+        (state.ready.clone(), workers)
+    }
+
+    /// Random announcements (new and repeated tasks, dependencies, priorities, resources,
+    /// statuses, several workers) interleaved with `get_work`: after every call the indices
+    /// the engine maintains step by step equal the ones recomputed from scratch.
+    #[test]
+    fn derived_indices_match_the_records_after_every_call() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut state = State::new(Config::default(), IndexMap::new());
+        let mut now = 1000.0;
+        for step in 0..3000 {
+            now += 1.0;
+            let worker = format!("w{}", rng.usize(0..4));
+            if rng.u8(0..5) == 0 {
+                let request: GetWorkRequest = luigi_core::rpc::json::from_str(&format!(
+                    r#"{{"worker": "{worker}", "host": "h", "assistant": false, "current_tasks": []}}"#
+                ))
+                .unwrap();
+                let reply = get_work(&mut state, now, request);
+                if let Work::Task { task_id: id, .. } = reply.work {
+                    let status = if rng.bool() { "DONE" } else { "FAILED" };
+                    let done: AddTaskRequest = luigi_core::rpc::json::from_str(&format!(
+                        r#"{{"worker": "{worker}", "task_id": "{id}", "status": "{status}", "expl": "null"}}"#
+                    ))
+                    .unwrap();
+                    add_task(&mut state, now, done);
+                }
+            } else {
+                let id = rng.usize(0..60);
+                let deps: Vec<String> = (0..rng.usize(0..3)).map(|_| format!("\"T{}\"", rng.usize(0..60))).collect();
+                let status = ["PENDING", "PENDING", "PENDING", "DONE", "FAILED", "RUNNING"][rng.usize(0..6)];
+                let resources = if rng.u8(0..4) == 0 { r#"{"r": 1}"# } else { "{}" };
+                let request: AddTaskRequest = luigi_core::rpc::json::from_str(&format!(
+                    r#"{{"worker": "{worker}", "task_id": "T{id}", "status": "{status}", "runnable": {},
+                        "deps": [{}], "priority": {}, "resources": {resources}, "family": "F",
+                        "params": {{"i": "{id}"}}}}"#,
+                    rng.bool(),
+                    deps.join(", "),
+                    rng.i32(-2..3),
+                ))
+                .unwrap();
+                add_task(&mut state, now, request);
+            }
+            assert!(recomputed(&state) == maintained(&state), "derived indices drifted at step {step}");
+        }
+    }
 }

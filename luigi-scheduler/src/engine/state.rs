@@ -82,6 +82,8 @@ pub(crate) struct State {
     by_status: [Vec<TaskIdx>; N_STATUS],
     /// Every ready task (PENDING, all dependencies DONE), in `get_work` order.
     pub(crate) ready: BTreeSet<Rank>,
+    /// A task whose contribution to the derived indices is suspended (see [`State::hold`]).
+    held: Option<TaskIdx>,
     status_seq: u64,
     timers: BinaryHeap<TimerEntry>,
     /// Tasks to re-examine at the next prune (stakeholders may have gone).
@@ -128,6 +130,7 @@ impl State {
             by_worker: HashMap::new(),
             by_status: Default::default(),
             ready: BTreeSet::new(),
+            held: None,
             status_seq: 0,
             timers: BinaryHeap::new(),
             recheck: HashSet::new(),
@@ -639,13 +642,39 @@ impl State {
 
     /// Removes the task's contribution to derived indices (see the module docs).
     pub(crate) fn detach(&mut self, t: TaskIdx) {
-        self.contribute(t, false);
+        if self.held != Some(t) {
+            self.contribute(t, false);
+        }
     }
 
     /// Adds the task's contribution to derived indices back.
     pub(crate) fn attach(&mut self, t: TaskIdx) {
-        self.contribute(t, true);
+        if self.held != Some(t) {
+            self.contribute(t, true);
+        }
         self.mark_dirty(t);
+    }
+
+    /// Detaches `t` for a series of changes: until [`State::release`], the `detach`/`attach`
+    /// pairs of those changes skip it, and it is attached once, as it ends up. `add_task`
+    /// changes a task in up to half a dozen steps, each of which otherwise removed and
+    /// re-inserted it in the ordered ready sets.
+    pub(crate) fn hold(&mut self, t: TaskIdx) {
+        if self.held == Some(t) {
+            return;
+        }
+        self.release();
+        self.detach(t);
+        self.held = Some(t);
+    }
+
+    /// Attaches the held task, if any (see [`State::hold`]).
+    pub(crate) fn release(&mut self) {
+        if let Some(t) = self.held.take()
+            && self.is_live(t)
+        {
+            self.attach(t);
+        }
     }
 
     fn contribute(&mut self, t: TaskIdx, add: bool) {
