@@ -24,7 +24,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
+
+use parking_lot::{Condvar, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -198,11 +200,15 @@ struct Shared {
     params: Arc<ParamContext>,
     subprocesses: crate::subprocess::Mode,
     messages: Arc<Mutex<HashMap<TaskId, Sender<SchedulerMessage>>>>,
-    state: Mutex<State>,
+    /// parking_lot's lock and condition variable: both runner threads take the lock for every
+    /// task, and every finished task notifies; std's `Condvar` made a system call for each
+    /// notification even with nobody waiting (one futex call per task, a third of a Tree run's
+    /// system calls besides the file system's).
+    state: parking_lot::Mutex<State>,
     /// Notified whenever a task finishes, starts waiting or stops waiting.
     changed: Condvar,
     /// Serialises `get_work` (see the module docs).
-    asking: Mutex<()>,
+    asking: parking_lot::Mutex<()>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -237,9 +243,9 @@ impl Worker {
                 params: ParamContext::global(),
                 subprocesses: crate::subprocess::Mode::detect(),
                 messages: Arc::new(Mutex::new(HashMap::new())),
-                state: Mutex::new(state),
+                state: parking_lot::Mutex::new(state),
                 changed: Condvar::new(),
-                asking: Mutex::new(()),
+                asking: parking_lot::Mutex::new(()),
                 threads: Mutex::new(Vec::new()),
             }),
         }
@@ -340,7 +346,7 @@ enum Next {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock()
     }
 
     // ----- scheduling ------------------------------------------------------------------------
@@ -598,9 +604,7 @@ impl Shared {
                 }
                 let processes = self.processes.load(Ordering::SeqCst);
                 if processes > 0 && state.active() >= processes {
-                    let (guard, _) =
-                        self.changed.wait_timeout(state, self.options.wait_interval).unwrap_or_else(|e| e.into_inner());
-                    state = guard;
+                    self.changed.wait_for(&mut state, self.options.wait_interval);
                     drop(state);
                     continue;
                 }
@@ -639,7 +643,7 @@ impl Shared {
                 }
                 Next::Again => {}
                 Next::Wait => {
-                    let state = self.lock();
+                    let mut state = self.lock();
                     if !state.finished {
                         // While waking up has been fruitless (a chain: one task runnable at a
                         // time), finishing tasks do not wake this runner; it asks again after
@@ -652,7 +656,7 @@ impl Shared {
                         } else {
                             self.options.wait_interval
                         };
-                        let _ = self.changed.wait_timeout(state, wait);
+                        self.changed.wait_for(&mut state, wait);
                         woke_from_idle = true;
                     }
                 }
@@ -667,7 +671,7 @@ impl Shared {
 
     /// Asks the scheduler for work (one thread at a time) and claims what it hands out.
     fn ask(&self) -> Result<Next, luigi_core::rpc::Error> {
-        let _asking = self.asking.lock().unwrap_or_else(|e| e.into_inner());
+        let _asking = self.asking.lock();
         if self.lock().finished {
             return Ok(Next::Stop);
         }
@@ -1033,7 +1037,7 @@ impl Shared {
                 ));
             }
             if !(state.give_up_waiting || state.finished) {
-                let _ = self.changed.wait_timeout(state, self.options.wait_interval);
+                self.changed.wait_for(&mut state, self.options.wait_interval);
             }
         };
         let mut state = self.lock();
