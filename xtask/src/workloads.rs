@@ -14,7 +14,10 @@
 //! Python gets the smaller sizes only (`--python-n`, `--python-luigid-n`): at Tree 10k it
 //! already needs minutes. Against `luigid` every task costs two HTTP round trips, so our sizes
 //! there stop at 100k by default (`--luigid-n`). Each of our local-scheduler sizes runs
-//! `--repeat` times (3) and the run with the median wall time is reported.
+//! `--repeat` times (3) and the run with the median wall time is reported. When the local sizes
+//! include 100k and 1M, the same run also times the file system alone creating that many
+//! files in one directory (no Luigi), so the growth of our pipelines can be read against the
+//! growth of what they cannot avoid doing.
 //! Results go to the terminal and, between markers (one section per shape, so one shape can be
 //! measured again alone with `--shapes`), to `docs/benchmarks.md` with the command.
 
@@ -208,7 +211,8 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     // what it finished and one shape can be measured again alone.
     let result = options.shapes.iter().try_for_each(|shape| {
         let results = measure_shape(shape, &options, &ours, python.as_deref(), &base)?;
-        let report = report(&results, &options, args, &base);
+        let baseline = file_system_baseline(&options, &base)?;
+        let report = report(&results, baseline, &options, args, &base);
         println!("{report}");
         if options.write {
             write_section(&format!("workloads {shape}"), &format!("Workloads: {shape}"), &report)?;
@@ -408,7 +412,44 @@ fn count_files(dir: &Path) -> usize {
         .sum()
 }
 
-fn report(results: &[Measurement], options: &Options, args: &[String], base: &Path) -> String {
+/// The time the file system alone takes to create `n` files the way a task writes its output
+/// (a temporary file written, then renamed into place), all in one directory, from one thread:
+/// the part of every local run that no scheduler or worker can make faster. Median of
+/// `repeat` runs, each in a fresh directory.
+fn files_alone(n: usize, repeat: usize, base: &Path) -> anyhow::Result<Duration> {
+    let mut times = Vec::new();
+    for run in 0..repeat.max(1) {
+        let dir = base.join(format!("files-alone-{n}-{run}"));
+        std::fs::create_dir_all(&dir)?;
+        let started = Instant::now();
+        for i in 0..n {
+            let temp = dir.join(format!("{i}.txt-tmp"));
+            std::fs::write(&temp, b"done\n")?;
+            std::fs::rename(&temp, dir.join(format!("{i}.txt")))?;
+        }
+        times.push(started.elapsed());
+        std::fs::remove_dir_all(&dir)?;
+    }
+    times.sort();
+    Ok(times[times.len() / 2])
+}
+
+/// [`files_alone`] at 100k and 1M, when the local runs include both sizes (for the growth line).
+fn file_system_baseline(options: &Options, base: &Path) -> anyhow::Result<Option<(Duration, Duration)>> {
+    let both = options.sizes.contains(&100_000) && options.sizes.contains(&1_000_000);
+    if !both || !options.modes.contains(&Mode::Local) {
+        return Ok(None);
+    }
+    Ok(Some((files_alone(100_000, options.repeat, base)?, files_alone(1_000_000, options.repeat, base)?)))
+}
+
+fn report(
+    results: &[Measurement],
+    baseline: Option<(Duration, Duration)>,
+    options: &Options,
+    args: &[String],
+    base: &Path,
+) -> String {
     let mut out = String::new();
     let command = format!("cargo xtask bench workloads {}", args.join(" "));
     out.push_str(&format!(
@@ -467,6 +508,15 @@ fn report(results: &[Measurement], options: &Options, args: &[String], base: &Pa
                     big.wall.as_secs_f64(),
                     big.peak_rss as f64 / 1048576.0
                 ));
+                if let (Mode::Local, Some((small, big))) = (mode, baseline) {
+                    lines.push(format!(
+                        "- The file system alone (100k and 1M files written and renamed into one directory by one \
+                         thread, no Luigi, same run): {:.2} s and {:.2} s, time(1M)/time(100k) = {:.1}.",
+                        small.as_secs_f64(),
+                        big.as_secs_f64(),
+                        big.as_secs_f64() / small.as_secs_f64().max(1e-9)
+                    ));
+                }
             }
         }
     }
