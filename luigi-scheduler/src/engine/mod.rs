@@ -103,6 +103,8 @@ impl From<&luigi_core::config::Scheduler> for Config {
 
 /// The central scheduler.
 pub struct Scheduler {
+    /// A `parking_lot` lock: calls hold it for microseconds, and std's put a colliding request
+    /// thread to sleep in the kernel and woke it with another system call.
     state: Mutex<State>,
     clock: Arc<dyn Clock>,
     persister: Option<Persister>,
