@@ -343,7 +343,6 @@ fn measure(server: Server, tasks: usize, options: &Options) -> anyhow::Result<Me
     let cpu = cpu_seconds(pid) - cpu_before;
     let cpu_us_per_request = cpu * 1e6 / (add.requests + work.requests).max(1) as f64;
     drop(running);
-    let _ = std::fs::copy(dir.join("server.log"), "/tmp/server.log");
     let _ = std::fs::remove_dir_all(&dir);
     let bytes_per_task = rss_after.saturating_sub(rss_half) as f64 / (tasks - half).max(1) as f64;
     Ok(Measurement { name, tasks, add, work, bytes_per_task, rss_after, cpu_us_per_request })
