@@ -437,7 +437,7 @@ fn load(conn: &Connection, path: &Path) -> Result<Snapshot, Error> {
     Ok(snapshot)
 }
 
-fn apply(conn: &mut Connection, sets: &[ChangeSet]) -> rusqlite::Result<()> {
+fn apply(conn: &mut Connection, sets: &[(u64, ChangeSet)]) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     {
         let mut upsert_task = tx.prepare_cached(
@@ -460,7 +460,7 @@ fn apply(conn: &mut Connection, sets: &[ChangeSet]) -> rusqlite::Result<()> {
         let mut tasks: std::collections::HashMap<u64, (&str, Option<&TaskRow>)> = std::collections::HashMap::new();
         let mut workers: std::collections::HashMap<&str, Option<&WorkerRow>> = std::collections::HashMap::new();
         let mut settings = None;
-        for set in sets {
+        for (_, set) in sets {
             for (seq, id, record) in &set.tasks {
                 tasks.insert(*seq, (id.as_str(), record.as_ref()));
             }
@@ -550,9 +550,7 @@ impl Shared {
         let ready = {
             let mut queue = self.lock();
             self.durable.fetch_max(seq, Ordering::SeqCst);
-            let (ready, waiting) = std::mem::take(&mut queue.waiters).into_iter().partition(|(s, _)| *s <= seq);
-            queue.waiters = waiting;
-            ready
+            queue.waiters.extract_if(.., |(waiting_for, _)| *waiting_for <= seq).collect()
         };
         wake(ready);
     }
@@ -843,10 +841,9 @@ fn writer_loop(mut conn: Connection, path: &Path, shared: &Shared, checkpoints: 
             std::mem::take(&mut queue.sets)
         };
         last_seq = pending.last().map_or(last_seq, |(seq, _)| *seq);
-        let changes: Vec<ChangeSet> = pending.into_iter().map(|(_, set)| set).collect();
         let mut attempt = 0;
         loop {
-            match apply(&mut conn, &changes) {
+            match apply(&mut conn, &pending) {
                 Ok(()) => break,
                 Err(err) if attempt < 5 => {
                     attempt += 1;
@@ -854,7 +851,7 @@ fn writer_loop(mut conn: Connection, path: &Path, shared: &Shared, checkpoints: 
                     std::thread::sleep(Duration::from_millis(200 * attempt));
                 }
                 Err(err) => {
-                    tracing::error!(path = %path.display(), "saving scheduler state failed, {} changes are lost: {err}", changes.len());
+                    tracing::error!(path = %path.display(), "saving scheduler state failed, {} changes are lost: {err}", pending.len());
                     break;
                 }
             }

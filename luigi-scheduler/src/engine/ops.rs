@@ -53,20 +53,16 @@ pub(crate) fn add_task(state: &mut State, now: f64, request: AddTaskRequest) {
     let resources = request.resources.clone().unwrap_or_default();
     let policy = retry_policy(state, request.retry_policy_dict);
 
-    let t = match state.lookup(request.task_id.as_str()) {
-        Some(t) => t,
+    let (t, created) = match state.lookup(request.task_id.as_str()) {
+        Some(t) => (t, false),
         None if enabled => {
             let t = state.task_or_ghost(&request.task_id, now);
             state.promote(t, TaskStatus::Pending, now);
-            state.hold(t);
-            // Luigi creates the task with the given priority, which may be below the default.
-            state.task_mut(t).priority = request.priority;
-            t
+            (t, true)
         }
         None => return,
     };
     if state.task(t).status != TaskStatus::Running && !enabled {
-        state.release();
         return;
     }
     // Ignore claims that the task is PENDING if it very recently was marked as DONE.
@@ -74,11 +70,14 @@ pub(crate) fn add_task(state: &mut State, now: f64, request: AddTaskRequest) {
         && state.task(t).status == TaskStatus::Done
         && now - state.task(t).updated < state.config.stable_done_cooldown_secs
     {
-        state.release();
         return;
     }
     // The steps below change `t` several times; it re-enters the ready sets once, at the end.
     state.hold(t);
+    if created {
+        // Luigi creates the task with the given priority, which may be below the default.
+        state.task_mut(t).priority = request.priority;
+    }
 
     // Placeholders created for dependencies have no family or parameters yet.
     if state.task(t).family.is_empty() {

@@ -2,8 +2,9 @@
 //!
 //! The engine marks every task and worker a call changes; [`State::take_changes`] turns
 //! them into rows (whole records; the writer thread encodes them as JSON) after the call,
-//! while the state lock is still held, so the writer sees changes in the order they happened. [`State::restore`] rebuilds
-//! the state, including every derived index, from a loaded snapshot.
+//! while the state lock is still held, so the writer sees changes in the order they happened.
+//! [`State::restore`] rebuilds the state, including every derived index, from a loaded
+//! snapshot.
 //!
 //! Restoring gives every worker a fresh `last_active` (the load time): workers that were
 //! alive before a `luigid` restart get a full `worker_disconnect_delay` to reconnect before

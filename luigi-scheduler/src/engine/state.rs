@@ -660,9 +660,6 @@ impl State {
     /// changes a task in up to half a dozen steps, each of which otherwise removed and
     /// re-inserted it in the ordered ready sets.
     pub(crate) fn hold(&mut self, t: TaskIdx) {
-        if self.held == Some(t) {
-            return;
-        }
         self.release();
         self.detach(t);
         self.held = Some(t);
