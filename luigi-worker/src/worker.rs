@@ -4,7 +4,9 @@
 //! (through a cache shared by the whole run, in parallel batches when the frontier is large),
 //! reported to the scheduler with everything Luigi sends (status, dependencies, parameters and
 //! their visibilities, priority, resources, retry policy, owners...), and its requirements are
-//! queued. [`Worker::run`] then asks the scheduler for work until there is none.
+//! queued. On a large graph the scheduler calls go through a queue to a thread of their own,
+//! in order, so the walk does not wait for them (see `Outbox`). [`Worker::run`] then asks the
+//! scheduler for work until there is none.
 //!
 //! Key decision: the run loop is not one thread dispatching to a pool, as Luigi's is. Each of
 //! the `processes` runner threads asks the scheduler for a task, runs it and reports the result
@@ -333,6 +335,56 @@ impl Worker {
     }
 }
 
+/// A scheduler call of the scheduling phase, in the order the walk makes them.
+// Nearly every call is an `add_task`: boxing it would cost an allocation per task for nothing.
+#[allow(clippy::large_enum_variant)]
+enum Call {
+    AddTask(AddTaskRequest),
+    Batcher(AddTaskBatcherRequest),
+    SchedulingFailure(AnnounceSchedulingFailureRequest),
+}
+
+/// Once the walk's frontier holds this many tasks, its scheduler calls go through a queue.
+const QUEUE_FROM: usize = 256;
+
+/// Batches of calls (one per inspected batch of tasks) the queue holds before the walk waits.
+const QUEUE_DEPTH: usize = 4;
+
+/// Where the scheduling phase sends its scheduler calls: straight to the scheduler (the
+/// default), or, once the graph proves large, to a thread that makes them in order while the
+/// walk goes on inspecting tasks. For a local scheduler that thread runs the engine's side of
+/// every `add_task` on the second core; for a remote one it overlaps the round trips with the
+/// walk. Luigi ignores what `add_task` answers, so nothing the walk does depends on the calls
+/// having been made — only `add` returning waits for them.
+#[derive(Default)]
+struct Outbox {
+    queue: Option<mpsc::SyncSender<Vec<Call>>>,
+    batch: Vec<Call>,
+    /// The sending thread stopped because a call failed: the walk must stop too.
+    closed: bool,
+}
+
+impl Outbox {
+    fn call(&mut self, shared: &Shared, call: Call) -> Result<(), Error> {
+        if self.queue.is_some() {
+            self.batch.push(call);
+            Ok(())
+        } else {
+            shared.call(call)
+        }
+    }
+
+    /// Hands the calls gathered so far to the sending thread.
+    fn flush(&mut self) {
+        if let Some(queue) = &self.queue
+            && !self.batch.is_empty()
+            && queue.send(std::mem::take(&mut self.batch)).is_err()
+        {
+            self.closed = true;
+        }
+    }
+}
+
 /// How a runner thread should continue after asking for work.
 enum Next {
     Run(TaskId),
@@ -363,30 +415,54 @@ impl Shared {
         seen.insert(root.id().clone());
         let mut stack = vec![root];
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).max(1);
-        while !stack.is_empty() {
-            // Take a batch from the top of the stack (Luigi's LIFO order within a batch), check
-            // completeness and requirements in parallel, then report in order.
-            let take = stack.len().min(1024);
-            let batch: Vec<TaskRef> = stack.split_off(stack.len() - take).into_iter().rev().collect();
-            let inspected = inspect_all(&batch, &self.cache, threads);
-            for (task, inspection) in batch.into_iter().zip(inspected) {
-                let deps = self.report_scheduled(task, inspection)?;
-                // A wrapper of a million tasks would otherwise grow this set (rehashing every
-                // id) twenty times over; the same for the maps `report_scheduled` fills.
-                seen.reserve(deps.len());
-                for dep in deps {
-                    if seen.insert(dep.id().clone()) {
-                        stack.push(dep);
+        std::thread::scope(|scope| {
+            let mut out = Outbox::default();
+            let mut sender = None;
+            let walked = (|| -> Result<(), Error> {
+                while !stack.is_empty() && !out.closed {
+                    if sender.is_none() && stack.len() >= QUEUE_FROM {
+                        let (queue, calls) = mpsc::sync_channel::<Vec<Call>>(QUEUE_DEPTH);
+                        sender =
+                            Some(scope.spawn(move || calls.into_iter().flatten().try_for_each(|call| self.call(call))));
+                        out.queue = Some(queue);
                     }
+                    // Take a batch from the top of the stack (Luigi's LIFO order within a
+                    // batch), check completeness and requirements in parallel, then report in
+                    // order.
+                    let take = stack.len().min(1024);
+                    let batch: Vec<TaskRef> = stack.split_off(stack.len() - take).into_iter().rev().collect();
+                    let inspected = inspect_all(&batch, &self.cache, threads);
+                    for (task, inspection) in batch.into_iter().zip(inspected) {
+                        let deps = self.report_scheduled(task, inspection, &mut out)?;
+                        // A wrapper of a million tasks would otherwise grow this set (rehashing
+                        // every id) twenty times over; the same for the maps `report_scheduled`
+                        // fills.
+                        seen.reserve(deps.len());
+                        for dep in deps {
+                            if seen.insert(dep.id().clone()) {
+                                stack.push(dep);
+                            }
+                        }
+                    }
+                    out.flush();
                 }
-            }
-        }
+                Ok(())
+            })();
+            // Closing the queue lets the sending thread finish what is queued and stop.
+            drop(out);
+            let sent = match sender {
+                None => Ok(()),
+                Some(handle) => handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            };
+            // A failed call stops the walk; its error is the one to report.
+            sent.and(walked)
+        })?;
         Ok(self.lock().add_succeeded)
     }
 
     /// Luigi's `_add`: decides the status of one task and reports it; returns its requirements
     /// to check next.
-    fn report_scheduled(&self, task: TaskRef, inspection: Inspection) -> Result<Vec<TaskRef>, Error> {
+    fn report_scheduled(&self, task: TaskRef, inspection: Inspection, out: &mut Outbox) -> Result<Vec<TaskRef>, Error> {
         let mut deps: Option<Vec<TaskRef>> = None;
         let (mut status, runnable);
         let over_limit = self.options.task_limit.is_some_and(|limit| self.lock().scheduled.len() >= limit);
@@ -407,7 +483,7 @@ impl Shared {
                         "Will not run {task} or any dependencies due to error in complete() method:\n{error}"
                     );
                     event::fire(task.task(), Event::DependencyMissing, &EventArgs::None);
-                    self.announce_scheduling_failure(&task, &error);
+                    self.announce_scheduling_failure(&task, &error, out)?;
                     status = TaskStatus::Unknown;
                     runnable = false;
                 }
@@ -434,12 +510,12 @@ impl Shared {
                             "Will not run {task} or any dependencies due to error in deps() method:\n{error}"
                         );
                         event::fire(task.task(), Event::BrokenTask, &EventArgs::Error(error.as_ref()));
-                        self.announce_scheduling_failure(&task, &error);
+                        self.announce_scheduling_failure(&task, &error, out)?;
                         status = TaskStatus::Unknown;
                         runnable = false;
                     }
                     found => {
-                        self.add_task_batcher(&task)?;
+                        self.add_task_batcher(&task, out)?;
                         status = TaskStatus::Pending;
                         runnable = true;
                         deps = Some(match found {
@@ -482,11 +558,11 @@ impl Shared {
         request.priority = Number::Int(task.priority());
         request.batchable = Some(is_batchable(&task));
         request.accepts_messages = Some(task.accepts_messages());
-        self.send(request, &task, runnable)?;
+        self.send(request, &task, runnable, out)?;
         Ok(deps.unwrap_or_default())
     }
 
-    fn announce_scheduling_failure(&self, task: &TaskRef, error: &BoxError) {
+    fn announce_scheduling_failure(&self, task: &TaskRef, error: &BoxError, out: &mut Outbox) -> Result<(), Error> {
         let request = AnnounceSchedulingFailureRequest {
             task_name: task.to_string(),
             family: task.family().to_owned(),
@@ -495,12 +571,10 @@ impl Shared {
             owners: Some(task.owner_email()),
             worker: Some(self.worker_id.to_string()),
         };
-        if let Err(err) = self.scheduler.announce_scheduling_failure(request) {
-            tracing::warn!(target: "luigi-interface", "could not announce the scheduling failure of {task}: {err}");
-        }
+        out.call(self, Call::SchedulingFailure(request))
     }
 
-    fn add_task_batcher(&self, task: &TaskRef) -> Result<(), Error> {
+    fn add_task_batcher(&self, task: &TaskRef, out: &mut Outbox) -> Result<(), Error> {
         let family = task.family();
         if !self.lock().batch_families.insert(family) {
             return Ok(());
@@ -508,12 +582,15 @@ impl Shared {
         let batched: Vec<String> =
             task.param_infos().iter().filter(|info| info.batchable).map(|info| info.name.to_owned()).collect();
         if !batched.is_empty() {
-            self.scheduler.add_task_batcher(AddTaskBatcherRequest {
-                worker: self.worker_id.to_string(),
-                task_family: family.to_owned(),
-                batched_args: batched,
-                max_batch_size: task.max_batch_size().map_or(Number::INFINITY, |n| Number::Int(n as i64)),
-            })?;
+            out.call(
+                self,
+                Call::Batcher(AddTaskBatcherRequest {
+                    worker: self.worker_id.to_string(),
+                    task_family: family.to_owned(),
+                    batched_args: batched,
+                    max_batch_size: task.max_batch_size().map_or(Number::INFINITY, |n| Number::Int(n as i64)),
+                }),
+            )?;
         }
         Ok(())
     }
@@ -542,8 +619,8 @@ impl Shared {
         request
     }
 
-    /// Sends an `add_task` and records it for the summary (Luigi's `_add_task`).
-    fn send(&self, request: AddTaskRequest, task: &TaskRef, runnable: bool) -> Result<(), Error> {
+    /// Records an `add_task` for the summary and sends it through `out` (Luigi's `_add_task`).
+    fn send(&self, request: AddTaskRequest, task: &TaskRef, runnable: bool, out: &mut Outbox) -> Result<(), Error> {
         {
             let mut state = self.lock();
             state.history.record_add_task(task, request.status, runnable);
@@ -553,9 +630,25 @@ impl Shared {
                 }
             }
         }
-        let (task_id, status) = (request.task_id.clone(), request.status);
-        self.scheduler.add_task(request)?;
-        tracing::info!(target: "luigi-interface", "Informed scheduler that task   {task_id}   has status   {status}");
+        out.call(self, Call::AddTask(request))
+    }
+
+    /// Makes one call of the scheduling phase, on whichever thread the [`Outbox`] chose.
+    fn call(&self, call: Call) -> Result<(), Error> {
+        match call {
+            Call::AddTask(request) => {
+                let (task_id, status) = (request.task_id.clone(), request.status);
+                self.scheduler.add_task(request)?;
+                tracing::info!(target: "luigi-interface", "Informed scheduler that task   {task_id}   has status   {status}");
+            }
+            Call::Batcher(request) => self.scheduler.add_task_batcher(request)?,
+            Call::SchedulingFailure(request) => {
+                let task = request.task_name.clone();
+                if let Err(err) = self.scheduler.announce_scheduling_failure(request) {
+                    tracing::warn!(target: "luigi-interface", "could not announce the scheduling failure of {task}: {err}");
+                }
+            }
+        }
         Ok(())
     }
 
@@ -935,7 +1028,7 @@ impl Shared {
         request.expl = Some(json_string_opt(outcome.expl.as_deref()));
         request.runnable = None;
         request.new_deps = Some(Vec::new());
-        let sent = self.send(request, task, true);
+        let sent = self.send(request, task, true, &mut Outbox::default());
         let mut reschedule = !outcome.missing.is_empty();
         {
             let mut state = self.lock();
@@ -1123,6 +1216,76 @@ fn json_string_opt(text: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use luigi_core::Task;
+    use luigi_core::rpc::{Method, ScriptedScheduler};
+    use serde_json::json;
+
+    #[derive(Task, Clone, Debug)]
+    struct Leaf {
+        i: i64,
+    }
+
+    impl Task for Leaf {
+        type Requires = ();
+        type Output = ();
+        fn requires(&self) {}
+        fn output(&self) {}
+    }
+
+    /// Requires more leaves than [`QUEUE_FROM`], so its scheduling goes through the queue.
+    #[derive(Task, Clone, Debug)]
+    struct Wide;
+
+    const WIDTH: i64 = 1000;
+
+    impl Task for Wide {
+        type Requires = Vec<Leaf>;
+        type Output = ();
+        fn requires(&self) -> Vec<Leaf> {
+            (0..WIDTH).map(|i| Leaf { i }).collect()
+        }
+        fn output(&self) {}
+    }
+
+    fn worker(scheduler: &Arc<ScriptedScheduler>) -> Worker {
+        let options = WorkerOptions { no_install_shutdown_handler: true, ..WorkerOptions::default() };
+        Worker::new(Arc::clone(scheduler) as Arc<dyn SchedulerApi>, options)
+    }
+
+    fn added_ids(scheduler: &ScriptedScheduler) -> Vec<String> {
+        scheduler
+            .calls()
+            .into_iter()
+            .filter(|(method, _)| *method == Method::AddTask)
+            .map(|(_, request)| request["task_id"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn queued_scheduling_calls_keep_the_walks_order() {
+        let scheduler = Arc::new(ScriptedScheduler::new());
+        assert!(worker(&scheduler).add(TaskRef::new(Wide)).unwrap());
+        let ids = added_ids(&scheduler);
+        // The wrapper, then its requirements from the top of the stack down (Luigi's order).
+        let mut expected = vec![TaskRef::new(Wide).id().to_string()];
+        expected.extend((0..WIDTH).rev().map(|i| TaskRef::new(Leaf { i }).id().to_string()));
+        assert_eq!(ids, expected);
+        assert_eq!(scheduler.calls()[0].1["deps"].as_array().map(Vec::len), Some(WIDTH as usize));
+    }
+
+    #[test]
+    fn a_failed_queued_call_stops_the_walk_and_is_reported() {
+        let scheduler = Arc::new(ScriptedScheduler::new());
+        for _ in 0..500 {
+            scheduler.push_reply(Method::AddTask, Value::Null);
+        }
+        // `add_task` answers nothing; anything else makes the 501st call fail.
+        scheduler.push_reply(Method::AddTask, json!("not nothing"));
+        let err = worker(&scheduler).add(TaskRef::new(Wide)).unwrap_err();
+        assert!(err.to_string().contains("scripted reply does not fit"), "{err}");
+        // Nothing after the failed call reached the scheduler.
+        assert_eq!(added_ids(&scheduler).len(), 501);
+    }
 
     #[test]
     fn a_scheduler_error_is_told_once() {
