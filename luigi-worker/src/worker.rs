@@ -1179,21 +1179,20 @@ fn inspect_all(batch: &[TaskRef], cache: &CompletionCache, threads: usize) -> Ve
         return batch.iter().map(|task| inspect(task, cache)).collect();
     }
     let chunk = batch.len().div_ceil(threads);
+    let mut parts = batch.chunks(chunk);
+    let own = parts.next().unwrap_or_default();
     std::thread::scope(|scope| {
-        let handles: Vec<_> = batch
-            .chunks(chunk)
+        // The calling thread inspects the first part itself rather than wait idle.
+        let handles: Vec<_> = parts
             .map(|part| scope.spawn(move || part.iter().map(|task| inspect(task, cache)).collect::<Vec<_>>()))
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|handle| {
-                handle.join().unwrap_or_else(|_| {
-                    // A panicking complete() is caught per task in `inspect`; reaching here means
-                    // the inspection machinery itself failed, which is a bug.
-                    Vec::new()
-                })
-            })
-            .collect()
+        let mut inspected: Vec<Inspection> = own.iter().map(|task| inspect(task, cache)).collect();
+        for handle in handles {
+            // A panicking complete() is caught per task in `inspect`; a failed join means the
+            // inspection machinery itself failed, a bug, and skipping tasks would hide it.
+            inspected.extend(handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        }
+        inspected
     })
 }
 
