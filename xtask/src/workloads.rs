@@ -238,11 +238,17 @@ fn measure_shape(
     let mut results = Vec::new();
     for &mode in &options.modes {
         let our_sizes = if mode == Mode::Local { &options.sizes } else { &options.luigid_sizes };
-        for &n in our_sizes {
-            let runs = if mode == Mode::Local { options.repeat } else { 1 };
-            let mut repeated = (0..runs)
-                .map(|_| measure(shape, n, mode, Implementation::Ours, ours, python, base, options.workers))
-                .collect::<anyhow::Result<Vec<_>>>()?;
+        // Repeated runs go in rounds over all sizes, not all runs of one size in a row: a shared
+        // VM's speed drifts over minutes (here by up to 1.7x within a session), and the growth
+        // ratio compares sizes, so every size should see the same spread of host conditions.
+        let runs = if mode == Mode::Local { options.repeat } else { 1 };
+        let mut by_size: Vec<Vec<Measurement>> = our_sizes.iter().map(|_| Vec::new()).collect();
+        for _ in 0..runs {
+            for (&n, repeated) in our_sizes.iter().zip(&mut by_size) {
+                repeated.push(measure(shape, n, mode, Implementation::Ours, ours, python, base, options.workers)?);
+            }
+        }
+        for mut repeated in by_size {
             repeated.sort_by_key(|m| m.wall);
             results.push(repeated.swap_remove(repeated.len() / 2));
         }
@@ -414,33 +420,39 @@ fn count_files(dir: &Path) -> usize {
 
 /// The time the file system alone takes to create `n` files the way a task writes its output
 /// (a temporary file written, then renamed into place), all in one directory, from one thread:
-/// the part of every local run that no scheduler or worker can make faster. Median of
-/// `repeat` runs, each in a fresh directory.
-fn files_alone(n: usize, repeat: usize, base: &Path) -> anyhow::Result<Duration> {
-    let mut times = Vec::new();
-    for run in 0..repeat.max(1) {
-        let dir = base.join(format!("files-alone-{n}-{run}"));
-        std::fs::create_dir_all(&dir)?;
-        let started = Instant::now();
-        for i in 0..n {
-            let temp = dir.join(format!("{i}.txt-tmp"));
-            std::fs::write(&temp, b"done\n")?;
-            std::fs::rename(&temp, dir.join(format!("{i}.txt")))?;
-        }
-        times.push(started.elapsed());
-        std::fs::remove_dir_all(&dir)?;
+/// the part of every local run that no scheduler or worker can make faster. Each run uses a
+/// fresh directory.
+fn files_alone(n: usize, run: usize, base: &Path) -> anyhow::Result<Duration> {
+    let dir = base.join(format!("files-alone-{n}-{run}"));
+    std::fs::create_dir_all(&dir)?;
+    let started = Instant::now();
+    for i in 0..n {
+        let temp = dir.join(format!("{i}.txt-tmp"));
+        std::fs::write(&temp, b"done\n")?;
+        std::fs::rename(&temp, dir.join(format!("{i}.txt")))?;
     }
-    times.sort();
-    Ok(times[times.len() / 2])
+    let elapsed = started.elapsed();
+    std::fs::remove_dir_all(&dir)?;
+    Ok(elapsed)
 }
 
-/// [`files_alone`] at 100k and 1M, when the local runs include both sizes (for the growth line).
+/// [`files_alone`] at 100k and 1M (medians of `--repeat` rounds, each timing both sizes, for
+/// the reason runs go in rounds in `measure_shape`), when the local runs include both sizes.
 fn file_system_baseline(options: &Options, base: &Path) -> anyhow::Result<Option<(Duration, Duration)>> {
     let both = options.sizes.contains(&100_000) && options.sizes.contains(&1_000_000);
     if !both || !options.modes.contains(&Mode::Local) {
         return Ok(None);
     }
-    Ok(Some((files_alone(100_000, options.repeat, base)?, files_alone(1_000_000, options.repeat, base)?)))
+    let (mut small, mut large) = (Vec::new(), Vec::new());
+    for run in 0..options.repeat.max(1) {
+        small.push(files_alone(100_000, run, base)?);
+        large.push(files_alone(1_000_000, run, base)?);
+    }
+    let median = |mut times: Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    Ok(Some((median(small), median(large))))
 }
 
 fn report(
