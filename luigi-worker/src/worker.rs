@@ -344,10 +344,14 @@ enum Call {
     SchedulingFailure(AnnounceSchedulingFailureRequest),
 }
 
-/// Once the walk's frontier holds this many tasks, its scheduler calls go through a queue.
+/// Once the walk has found this many tasks, its scheduler calls go through a queue.
 const QUEUE_FROM: usize = 256;
 
-/// Batches of calls (one per inspected batch of tasks) the queue holds before the walk waits.
+/// Calls handed to the sending thread at a time: one hand-off per call would cost more than
+/// the engine's side of an `add_task`.
+const CALLS_PER_HANDOFF: usize = 512;
+
+/// Hand-offs the queue holds before the walk waits for the sending thread.
 const QUEUE_DEPTH: usize = 4;
 
 /// Where the scheduling phase sends its scheduler calls: straight to the scheduler (the
@@ -368,6 +372,9 @@ impl Outbox {
     fn call(&mut self, shared: &Shared, call: Call) -> Result<(), Error> {
         if self.queue.is_some() {
             self.batch.push(call);
+            if self.batch.len() >= CALLS_PER_HANDOFF {
+                self.flush();
+            }
             Ok(())
         } else {
             shared.call(call)
@@ -420,7 +427,8 @@ impl Shared {
             let mut sender = None;
             let walked = (|| -> Result<(), Error> {
                 while !stack.is_empty() && !out.closed {
-                    if sender.is_none() && stack.len() >= QUEUE_FROM {
+                    // Wide (a wrapper of many tasks) or deep (a long chain), the graph is large.
+                    if sender.is_none() && seen.len() >= QUEUE_FROM {
                         let (queue, calls) = mpsc::sync_channel::<Vec<Call>>(QUEUE_DEPTH);
                         sender =
                             Some(scope.spawn(move || calls.into_iter().flatten().try_for_each(|call| self.call(call))));
@@ -444,11 +452,11 @@ impl Shared {
                             }
                         }
                     }
-                    out.flush();
                 }
                 Ok(())
             })();
             // Closing the queue lets the sending thread finish what is queued and stop.
+            out.flush();
             drop(out);
             let sent = match sender {
                 None => Ok(()),
@@ -1270,6 +1278,30 @@ mod tests {
         expected.extend((0..WIDTH).rev().map(|i| TaskRef::new(Leaf { i }).id().to_string()));
         assert_eq!(ids, expected);
         assert_eq!(scheduler.calls()[0].1["deps"].as_array().map(Vec::len), Some(WIDTH as usize));
+    }
+
+    /// A chain longer than [`QUEUE_FROM`]: its frontier never holds more than one task.
+    #[derive(Task, Clone, Debug)]
+    struct Link {
+        n: i64,
+    }
+
+    impl Task for Link {
+        type Requires = Option<Link>;
+        type Output = ();
+        fn requires(&self) -> Option<Link> {
+            (self.n > 1).then(|| Link { n: self.n - 1 })
+        }
+        fn output(&self) {}
+    }
+
+    #[test]
+    fn a_deep_chain_is_reported_whole_and_in_order() {
+        let scheduler = Arc::new(ScriptedScheduler::new());
+        let length = 1500;
+        assert!(worker(&scheduler).add(TaskRef::new(Link { n: length })).unwrap());
+        let expected: Vec<String> = (1..=length).rev().map(|n| TaskRef::new(Link { n }).id().to_string()).collect();
+        assert_eq!(added_ids(&scheduler), expected);
     }
 
     #[test]
