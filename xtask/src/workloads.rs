@@ -239,7 +239,7 @@ fn measure_shape(
     for &mode in &options.modes {
         let our_sizes = if mode == Mode::Local { &options.sizes } else { &options.luigid_sizes };
         // Repeated runs go in rounds over all sizes, not all runs of one size in a row: a shared
-        // VM's speed drifts over minutes (here by up to 1.7x within a session), and the growth
+        // VM's speed drifts over minutes (by 2x and more within one session here), and the growth
         // ratio compares sizes, so every size should see the same spread of host conditions.
         let runs = if mode == Mode::Local { options.repeat } else { 1 };
         let mut by_size: Vec<Vec<Measurement>> = our_sizes.iter().map(|_| Vec::new()).collect();
@@ -248,10 +248,7 @@ fn measure_shape(
                 repeated.push(measure(shape, n, mode, Implementation::Ours, ours, python, base, options.workers)?);
             }
         }
-        for mut repeated in by_size {
-            repeated.sort_by_key(|m| m.wall);
-            results.push(repeated.swap_remove(repeated.len() / 2));
-        }
+        results.extend(by_size.into_iter().map(|repeated| median_by_key(repeated, |m| m.wall)));
         let Some(python) = python else { continue };
         let python_sizes = if mode == Mode::Local { &options.python_sizes } else { &options.python_luigid_sizes };
         for &n in python_sizes.iter().filter(|&&n| shape != "Chain" || n <= options.python_chain_max) {
@@ -406,6 +403,12 @@ fn timed(command: &mut Command) -> anyhow::Result<Timed> {
     })
 }
 
+/// The middle element of a non-empty list, by `key` (the upper one of an even count).
+fn median_by_key<T, K: Ord>(mut items: Vec<T>, key: impl FnMut(&T) -> K) -> T {
+    items.sort_by_key(key);
+    items.swap_remove(items.len() / 2)
+}
+
 fn count_files(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     entries
@@ -448,11 +451,7 @@ fn file_system_baseline(options: &Options, base: &Path) -> anyhow::Result<Option
         small.push(files_alone(100_000, run, base)?);
         large.push(files_alone(1_000_000, run, base)?);
     }
-    let median = |mut times: Vec<Duration>| {
-        times.sort();
-        times[times.len() / 2]
-    };
-    Ok(Some((median(small), median(large))))
+    Ok(Some((median_by_key(small, |t| *t), median_by_key(large, |t| *t))))
 }
 
 fn report(
