@@ -16,6 +16,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use luigi_core::TaskId;
 use luigi_core::rpc::json::{self, Style};
 use luigi_core::rpc::wire::*;
 use luigi_core::rpc::{Error, Method, RpcClient, SchedulerApi, ScriptedScheduler, Transport, dispatch};
@@ -308,9 +309,9 @@ fn captured_shapes_decode_to_the_right_variants() {
     assert!(matches!(too_many, TaskListReply::TooMany { .. }));
 
     let graph: GraphReply = serde_json::from_value(reply(find("dep_graph", "Ghost_x_1234567890"))).unwrap();
-    let ghost = graph.get("Ghost_x_1234567890").expect("the ghost dependency");
+    let ghost = graph.get(&TaskId::from("Ghost_x_1234567890")).expect("the ghost dependency");
     assert!(matches!(ghost, GraphNode::Placeholder(node) if node.name == "Ghost" && node.display_name.is_none()));
-    let nameless = graph.get("nounderscore").expect("the id without a family");
+    let nameless = graph.get(&TaskId::from("nounderscore")).expect("the id without a family");
     assert!(matches!(nameless, GraphNode::Placeholder(node) if node.name == "UNKNOWN"));
     assert_eq!(
         graph.values().filter(|node| matches!(node, GraphNode::Task(task) if task.display_name.is_some())).count(),

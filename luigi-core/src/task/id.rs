@@ -9,11 +9,18 @@
 //! Python workers share one scheduler.
 //!
 //! [`TaskId`] is a cheap-to-clone shared string because ids are copied into every map the
-//! worker and the scheduler keep.
+//! worker and the scheduler keep. It carries the string's hash, computed once when the id is
+//! made: a map keyed by ids then never reads the string to hash it, neither on insert and lookup
+//! nor when it grows and re-hashes every key. With a million tasks those strings no longer fit
+//! in any cache, and re-reading them was a cost that grew faster than the task count. For the
+//! same reason two ids compare equal without reading the strings when they share one
+//! allocation. The price is that a map keyed by ids is looked up with an id, not a `&str`
+//! (`TaskId` does not implement `Borrow<str>`, whose hash would have to be the string's).
 
-use std::borrow::Borrow;
+use std::cmp::Ordering;
 use std::fmt;
-use std::sync::Arc;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::{Arc, LazyLock};
 
 use md5::{Digest, Md5};
 
@@ -26,68 +33,98 @@ pub type IdMap<V> = std::collections::HashMap<TaskId, V, foldhash::fast::RandomS
 /// A set of task ids; see [`IdMap`].
 pub type IdSet = std::collections::HashSet<TaskId, foldhash::fast::RandomState>;
 
-/// A task id, e.g. `Chain_data_5_3f1e0a2b9c`.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TaskId(Arc<str>);
+/// The hash function of id strings: foldhash's quality variant, seeded once per process, so
+/// that ids chosen to collide (a scheduler takes ids from the network) cannot be predicted.
+static ID_HASHER: LazyLock<foldhash::quality::RandomState> = LazyLock::new(foldhash::quality::RandomState::default);
+
+/// A task id, e.g. `Chain_data_5_3f1e0a2b9c`: a shared string and its hash.
+///
+/// Equality and order are the string's; [`Hash`] feeds only the stored hash to the hasher.
+#[derive(Clone)]
+pub struct TaskId {
+    hash: u64,
+    text: Arc<str>,
+}
 
 impl TaskId {
     /// Wraps an id computed elsewhere (for example received from a scheduler).
     pub fn new(id: impl Into<Arc<str>>) -> TaskId {
-        TaskId(id.into())
+        let text: Arc<str> = id.into();
+        TaskId { hash: ID_HASHER.hash_one(&*text), text }
     }
 
     /// The id as a string slice.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
+    }
+}
+
+impl PartialEq for TaskId {
+    fn eq(&self, other: &TaskId) -> bool {
+        self.hash == other.hash && (Arc::ptr_eq(&self.text, &other.text) || self.text == other.text)
+    }
+}
+
+impl Eq for TaskId {}
+
+impl Hash for TaskId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl PartialOrd for TaskId {
+    fn partial_cmp(&self, other: &TaskId) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for TaskId {
+    fn cmp(&self, other: &TaskId) -> Ordering {
+        self.text.cmp(&other.text)
     }
 }
 
 impl fmt::Display for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
 impl fmt::Debug for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl Borrow<str> for TaskId {
-    fn borrow(&self) -> &str {
-        &self.0
+        fmt::Debug::fmt(&*self.text, f)
     }
 }
 
 impl AsRef<str> for TaskId {
     fn as_ref(&self) -> &str {
-        &self.0
+        &self.text
     }
 }
 
 impl From<&str> for TaskId {
     fn from(id: &str) -> TaskId {
-        TaskId(id.into())
+        TaskId::new(id)
     }
 }
 
 impl From<String> for TaskId {
     fn from(id: String) -> TaskId {
-        TaskId(id.into())
+        TaskId::new(id)
     }
 }
 
 impl serde::Serialize for TaskId {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
+        serializer.serialize_str(&self.text)
     }
 }
 
 impl<'de> serde::Deserialize<'de> for TaskId {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let id = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        Ok(TaskId(id.as_ref().into()))
+        Ok(TaskId::new(id.as_ref()))
     }
 }
 
@@ -122,7 +159,7 @@ pub fn task_id_str<'a>(family: &str, params: impl IntoIterator<Item = (&'a str, 
         id.push(HEX[usize::from(byte >> 4)] as char);
         id.push(HEX[usize::from(byte & 0xf)] as char);
     }
-    TaskId(id.into())
+    TaskId::new(id)
 }
 
 /// Luigi's `repr(task)`: `Family(p1=v1, p2=v2)` over the given parameters in the given order.
@@ -172,6 +209,21 @@ mod tests {
             .as_str(),
             "LongP_a_very_long_para_b_b_b_b_ccc_d4d7bd0fd4"
         );
+    }
+
+    #[test]
+    fn ids_from_separate_allocations_are_one_key() {
+        use std::hash::BuildHasher;
+        let made = task_id_str("Chain", [("root", "/data"), ("n", "5")]);
+        let received = TaskId::from(made.as_str().to_owned());
+        assert_eq!(made, received);
+        let hasher = foldhash::fast::RandomState::default();
+        assert_eq!(hasher.hash_one(&made), hasher.hash_one(&received));
+        let mut map = IdMap::default();
+        map.insert(made.clone(), 1);
+        assert_eq!(map.get(&received), Some(&1));
+        assert_ne!(made, TaskId::from("Chain_5__data_0000000000"));
+        assert!(TaskId::from("a") < TaskId::from("b") && TaskId::from("b") < TaskId::from("ba"));
     }
 
     #[test]

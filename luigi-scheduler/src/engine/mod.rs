@@ -314,7 +314,7 @@ impl SchedulerApi for Scheduler {
 
     fn get_task_status_message(&self, request: TaskIdRequest) -> Result<TaskStatusMessageReply, Error> {
         let state = self.lock();
-        let status_message = match state.lookup(request.task_id.as_str()) {
+        let status_message = match state.lookup(&request.task_id) {
             Some(t) => state.task(t).status_message().map(str::to_owned),
             None => Some(String::new()),
         };
@@ -331,8 +331,7 @@ impl SchedulerApi for Scheduler {
 
     fn get_task_progress_percentage(&self, request: TaskIdRequest) -> Result<TaskProgressReply, Error> {
         let state = self.lock();
-        let progress_percentage =
-            state.lookup(request.task_id.as_str()).and_then(|t| state.task(t).progress_percentage());
+        let progress_percentage = state.lookup(&request.task_id).and_then(|t| state.task(t).progress_percentage());
         Ok(TaskProgressReply { task_id: request.task_id, progress_percentage })
     }
 
@@ -344,7 +343,7 @@ impl SchedulerApi for Scheduler {
     fn get_running_task_resources(&self, request: TaskIdRequest) -> Result<RunningTaskResourcesReply, Error> {
         let state = self.lock();
         let resources =
-            state.lookup(request.task_id.as_str()).and_then(|t| state.task(t).resources_running.as_deref().cloned());
+            state.lookup(&request.task_id).and_then(|t| state.task(t).resources_running.as_deref().cloned());
         Ok(RunningTaskResourcesReply { task_id: request.task_id, resources })
     }
 
@@ -355,7 +354,7 @@ impl SchedulerApi for Scheduler {
 
     fn add_scheduler_message_response(&self, request: AddSchedulerMessageResponseRequest) -> Result<(), Error> {
         self.with_state(|s, _| {
-            if let Some(t) = s.lookup(request.task_id.as_str()) {
+            if let Some(t) = s.lookup(&request.task_id) {
                 s.task_mut(t).extra_mut().message_responses.insert(request.message_id, request.response);
             }
         });
@@ -367,7 +366,7 @@ impl SchedulerApi for Scheduler {
         request: GetSchedulerMessageResponseRequest,
     ) -> Result<SchedulerMessageResponseReply, Error> {
         let response = self.with_state(|s, _| {
-            let t = s.lookup(request.task_id.as_str())?;
+            let t = s.lookup(&request.task_id)?;
             s.task_mut(t).extra.as_mut().and_then(|extra| extra.message_responses.shift_remove(&request.message_id))
         });
         Ok(SchedulerMessageResponseReply { response: response.unwrap_or(serde_json::Value::Null) })

@@ -173,7 +173,7 @@ impl State {
     }
 
     /// A visible task by id (ghosts do not count, as Luigi never stored them).
-    pub(crate) fn lookup(&self, id: &str) -> Option<TaskIdx> {
+    pub(crate) fn lookup(&self, id: &TaskId) -> Option<TaskIdx> {
         self.by_id.get(id).copied().filter(|t| self.task(*t).visible)
     }
 
@@ -448,7 +448,7 @@ impl State {
 
     /// The handle for `id`, creating an invisible ghost if nothing is known about it.
     pub(crate) fn task_or_ghost(&mut self, id: &TaskId, now: f64) -> TaskIdx {
-        if let Some(t) = self.by_id.get(id.as_str()) {
+        if let Some(t) = self.by_id.get(id) {
             return *t;
         }
         let record = self.blank_task(id.clone(), now);
@@ -581,7 +581,7 @@ impl State {
         let task = self.task(t);
         if !task.visible && task.rdeps.is_empty() {
             let id = task.id.clone();
-            self.by_id.remove(id.as_str());
+            self.by_id.remove(&id);
             self.tasks.replace(t, None);
             self.free_tasks.push(t);
         }

@@ -25,6 +25,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+use luigi_core::TaskId;
 use luigi_core::rpc::wire::{Number, ParamMap};
 use luigi_core::status::TaskStatus;
 use serde::Serialize;
@@ -397,7 +398,7 @@ pub(crate) fn task_page(state: &State, query: &TaskQuery) -> TaskPage {
         max_graph_nodes: state.config.max_graph_nodes,
     };
     if let Some(id) = &query.task_id {
-        if let Some(t) = state.lookup(id) {
+        if let Some(t) = state.lookup(&TaskId::new(id.as_str())) {
             let category = upstream.category(state, t);
             page.matched = 1;
             if query.offset == 0 && query.limit > 0 {
@@ -534,7 +535,7 @@ pub(crate) fn graph_view(
     include_done: bool,
     limit: usize,
 ) -> Option<GraphView> {
-    let root = state.lookup(root)?;
+    let root = state.lookup(&TaskId::new(root))?;
     let max_graph_nodes = state.config.max_graph_nodes;
     let limit = limit.clamp(1, usize::try_from(max_graph_nodes.max(1)).unwrap_or(usize::MAX));
     let upstream = Upstream::compute(state);

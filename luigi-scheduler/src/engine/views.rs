@@ -222,7 +222,7 @@ fn traverse(
     let mut queue = VecDeque::from([root.clone()]);
     while let Some(id) = queue.pop_front() {
         let is_root = &id == root;
-        let known = state.lookup(id.as_str()).filter(|t| !state.task(*t).family.is_empty());
+        let known = state.lookup(&id).filter(|t| !state.task(*t).family.is_empty());
         match known {
             None => {
                 serialized.insert(id.clone(), GraphNode::Placeholder(PlaceholderNode::new(&id, is_root)));
@@ -259,7 +259,7 @@ fn traverse(
 /// `dep_graph`.
 pub(crate) fn dep_graph(state: &mut State, now: f64, request: &DepGraphRequest) -> GraphReply {
     ops::prune(state, now);
-    if state.lookup(request.task_id.as_str()).is_none() {
+    if state.lookup(&request.task_id).is_none() {
         return GraphReply::new();
     }
     traverse(state, &request.task_id, &mut HashSet::new(), Direction::Dependencies, request.include_done)
@@ -268,7 +268,7 @@ pub(crate) fn dep_graph(state: &mut State, now: f64, request: &DepGraphRequest) 
 /// `inverse_dep_graph`.
 pub(crate) fn inverse_dep_graph(state: &mut State, now: f64, request: &DepGraphRequest) -> GraphReply {
     ops::prune(state, now);
-    if state.lookup(request.task_id.as_str()).is_none() {
+    if state.lookup(&request.task_id).is_none() {
         return GraphReply::new();
     }
     traverse(state, &request.task_id, &mut HashSet::new(), Direction::Dependents, request.include_done)
@@ -323,7 +323,7 @@ pub(crate) fn worker_list(state: &mut State, now: f64, include_running: bool) ->
         .map(|w| {
             let worker = state.worker(w);
             let first_task = match worker.info.get("first_task") {
-                Some(serde_json::Value::String(id)) => match state.lookup(id) {
+                Some(serde_json::Value::String(id)) => match state.lookup(&TaskId::new(id.as_str())) {
                     Some(t) => state.task(t).pretty_id(),
                     None => id.clone(),
                 },
@@ -416,7 +416,7 @@ pub(crate) fn resource_list(state: &mut State, now: f64) -> Vec<ResourceEntry> {
 
 /// `fetch_error`.
 pub(crate) fn fetch_error(state: &State, task_id: &TaskId) -> FetchErrorReply {
-    match state.lookup(task_id.as_str()) {
+    match state.lookup(&task_id) {
         Some(t) => {
             let task = state.task(t);
             FetchErrorReply::Known {
