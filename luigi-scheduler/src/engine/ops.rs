@@ -689,7 +689,7 @@ fn update_status(state: &mut State, t: TaskIdx, now: f64) {
 
 /// `forgive_failures`.
 pub(crate) fn forgive_failures(state: &mut State, now: f64, task_id: Option<TaskId>) -> TaskStatusReply {
-    let Some(t) = task_id.as_ref().and_then(|id| state.lookup(&id)) else {
+    let Some(t) = task_id.as_ref().and_then(|id| state.lookup(id)) else {
         return TaskStatusReply { task_id, status: None };
     };
     if state.task(t).status == TaskStatus::Failed {
@@ -701,7 +701,7 @@ pub(crate) fn forgive_failures(state: &mut State, now: f64, task_id: Option<Task
 
 /// `mark_as_done`.
 pub(crate) fn mark_as_done(state: &mut State, now: f64, task_id: Option<TaskId>) -> TaskStatusReply {
-    let Some(t) = task_id.as_ref().and_then(|id| state.lookup(&id)) else {
+    let Some(t) = task_id.as_ref().and_then(|id| state.lookup(id)) else {
         return TaskStatusReply { task_id, status: None };
     };
     if matches!(state.task(t).status, TaskStatus::Running | TaskStatus::Failed | TaskStatus::Disabled) {
@@ -713,7 +713,7 @@ pub(crate) fn mark_as_done(state: &mut State, now: f64, task_id: Option<TaskId>)
 
 /// `re_enable_task`: only for tasks the scheduler disabled.
 pub(crate) fn re_enable_task(state: &mut State, now: f64, task_id: &TaskId) -> ReEnableTaskReply {
-    let Some(t) = state.lookup(&task_id) else { return ReEnableTaskReply(None) };
+    let Some(t) = state.lookup(task_id) else { return ReEnableTaskReply(None) };
     let task = state.task(t);
     if task.status != TaskStatus::Disabled || task.scheduler_disable_time.is_none_or(|at| at == 0.0) {
         return ReEnableTaskReply(None);
@@ -743,7 +743,7 @@ pub(crate) fn ping(state: &mut State, now: f64, worker: &str) -> PingReply {
 
 /// `decrease_running_task_resources`: only while RUNNING; also for batch mates.
 pub(crate) fn decrease_running_task_resources(state: &mut State, task_id: &TaskId, decrease: &ResourceMap) {
-    let Some(t) = state.lookup(&task_id) else { return };
+    let Some(t) = state.lookup(task_id) else { return };
     if state.task(t).status != TaskStatus::Running {
         return;
     }
@@ -768,7 +768,7 @@ pub(crate) fn decrease_running_task_resources(state: &mut State, task_id: &TaskI
 /// `set_task_status_message` / `set_task_progress_percentage` / tracking fields: mirrored to
 /// batch mates while the task runs.
 pub(crate) fn update_running_extra(state: &mut State, task_id: &TaskId, apply: impl Fn(&mut super::records::Extra)) {
-    let Some(t) = state.lookup(&task_id) else { return };
+    let Some(t) = state.lookup(task_id) else { return };
     apply(state.task_mut(t).extra_mut());
     if state.task(t).status == TaskStatus::Running
         && let Some(batch_id) = state.task(t).batch_id.clone()

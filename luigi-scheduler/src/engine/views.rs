@@ -416,7 +416,7 @@ pub(crate) fn resource_list(state: &mut State, now: f64) -> Vec<ResourceEntry> {
 
 /// `fetch_error`.
 pub(crate) fn fetch_error(state: &State, task_id: &TaskId) -> FetchErrorReply {
-    match state.lookup(&task_id) {
+    match state.lookup(task_id) {
         Some(t) => {
             let task = state.task(t);
             FetchErrorReply::Known {
