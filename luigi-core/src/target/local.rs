@@ -4,7 +4,11 @@
 //! renamed over the destination on commit. Rename within one file system is atomic, so a
 //! reader sees either the old file, or nothing, or the complete new one, and a writer killed
 //! mid-way (even by `kill -9`) leaves at worst a stray temporary file, never a partial
-//! output under the final name. Nothing is `fsync`ed unless asked
+//! output under the final name. On Linux, where the file system allows it, the data goes
+//! instead into a file with no name in that directory (`O_TMPFILE`), linked in under the
+//! destination's name on commit: just as atomic, a killed writer leaves nothing at all, and the
+//! directory, which holds a million outputs in the largest benchmarks, gets one insertion per
+//! file instead of a create and a rename. Nothing is `fsync`ed unless asked
 //! ([`LocalTarget::with_fsync`]): see [`AtomicTempFile`] for the measurements behind that.
 //!
 //! Beyond Luigi: [`LocalFileSystem::copy_to`] is atomic too (copy to a temporary name, then

@@ -30,6 +30,8 @@
 mod local;
 mod mock;
 mod stream;
+#[cfg(target_os = "linux")]
+mod unnamed;
 
 use std::any::Any;
 use std::io;

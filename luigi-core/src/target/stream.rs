@@ -19,7 +19,7 @@
 
 use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use super::Error;
@@ -248,6 +248,9 @@ type OnCommit = Box<dyn FnOnce(&Path) -> Result<(), Error> + Send>;
 enum Finish {
     /// Rename the temporary file over this path.
     Rename(PathBuf),
+    /// Give the nameless temporary file this name, replacing what is there.
+    #[cfg(target_os = "linux")]
+    Link(PathBuf),
     /// Hand the temporary file to a callback, then delete it if it is still there.
     Call(OnCommit),
 }
@@ -258,7 +261,9 @@ enum Finish {
 /// `AtomicLocalFile`).
 ///
 /// The temporary file is created exclusively (never clobbering another writer's) and deleted
-/// if the sink is dropped without commit, or after the callback returns.
+/// if the sink is dropped without commit, or after the callback returns. On Linux, a
+/// [`replacing`](AtomicTempFile::replacing) sink's file has no name at all until commit
+/// (`O_TMPFILE`, where the file system has it), so not even a killed writer leaves one behind.
 ///
 /// Durability: by default nothing is `fsync`ed. A rename after a complete write already
 /// guarantees that no process ever sees a partial file, even if the writer is killed; only a
@@ -269,7 +274,8 @@ enum Finish {
 pub struct AtomicTempFile {
     // `None` after commit, during which the file is closed before being handed on.
     file: Option<File>,
-    tmp: PathBuf,
+    // `None` for a nameless file (Linux `O_TMPFILE`).
+    tmp: Option<PathBuf>,
     finish: Option<Finish>,
     sync: bool,
     // Whether the temporary file is still ours to delete on drop.
@@ -286,7 +292,7 @@ impl AtomicTempFile {
     pub fn new(on_commit: impl FnOnce(&Path) -> Result<(), Error> + Send + 'static) -> Result<AtomicTempFile, Error> {
         let dir = std::env::temp_dir();
         let (file, tmp) = create_unique(|| dir.join(format!("luigi-tmp-{:09}", random_suffix())))?;
-        Ok(AtomicTempFile::from_parts(file, tmp, Finish::Call(Box::new(on_commit))))
+        Ok(AtomicTempFile::from_parts(file, Some(tmp), Finish::Call(Box::new(on_commit))))
     }
 
     /// Like [`new`](AtomicTempFile::new), at a temporary path of the caller's choosing,
@@ -297,12 +303,15 @@ impl AtomicTempFile {
     ) -> Result<AtomicTempFile, Error> {
         let tmp = tmp.into();
         let file = create_new(&tmp).map_err(|err| Error::io("create temporary file", &tmp.to_string_lossy(), err))?;
-        Ok(AtomicTempFile::from_parts(file, tmp, Finish::Call(Box::new(on_commit))))
+        Ok(AtomicTempFile::from_parts(file, Some(tmp), Finish::Call(Box::new(on_commit))))
     }
 
     /// A temporary file `<dest>-luigi-tmp-<9+ digits>` beside `dest` that replaces `dest`
     /// by rename on commit, atomically when both are on one file system (they are, being in
-    /// one directory). Missing parent directories of `dest` are created.
+    /// one directory). On Linux the file is, where possible, a nameless one in `dest`'s
+    /// directory that commit links in as `dest` (through a temporary name and a rename when
+    /// `dest` exists), so the directory never holds a temporary name at all.
+    /// Missing parent directories of `dest` are created.
     /// A `dest` that cannot name a file (empty, ending in a slash or `..`) is
     /// [`Error::InvalidPath`].
     pub fn replacing(dest: impl Into<PathBuf>) -> Result<AtomicTempFile, Error> {
@@ -315,11 +324,20 @@ impl AtomicTempFile {
                 reason: "a file path is needed, not an empty or directory path",
             });
         }
-        let make_tmp = || {
-            let mut tmp = dest.clone().into_os_string();
-            tmp.push(format!("-luigi-tmp-{:09}", random_suffix()));
-            PathBuf::from(tmp)
-        };
+        #[cfg(target_os = "linux")]
+        {
+            let nameless = match super::unnamed::create(&dest) {
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                    create_parent_dirs(&dest)?;
+                    super::unnamed::create(&dest).unwrap_or(None)
+                }
+                other => other.unwrap_or(None),
+            };
+            if let Some(file) = nameless {
+                return Ok(AtomicTempFile::from_parts(file, None, Finish::Link(dest)));
+            }
+        }
+        let make_tmp = || tmp_beside(&dest);
         let (file, tmp) = match create_unique(make_tmp) {
             Err(Error::NotFound { .. }) => {
                 // The common case has the directory already; only create it on demand, which
@@ -329,10 +347,10 @@ impl AtomicTempFile {
             }
             other => other?,
         };
-        Ok(AtomicTempFile::from_parts(file, tmp, Finish::Rename(dest)))
+        Ok(AtomicTempFile::from_parts(file, Some(tmp), Finish::Rename(dest)))
     }
 
-    fn from_parts(file: File, tmp: PathBuf, finish: Finish) -> AtomicTempFile {
+    fn from_parts(file: File, tmp: Option<PathBuf>, finish: Finish) -> AtomicTempFile {
         AtomicTempFile { file: Some(file), tmp, finish: Some(finish), sync: false, armed: true }
     }
 
@@ -343,9 +361,10 @@ impl AtomicTempFile {
         self
     }
 
-    /// The temporary file's path.
-    pub fn tmp_path(&self) -> &Path {
-        &self.tmp
+    /// The temporary file's path; `None` while it has none (see
+    /// [`replacing`](AtomicTempFile::replacing)).
+    pub fn tmp_path(&self) -> Option<&Path> {
+        self.tmp.as_deref()
     }
 
     fn file(&mut self) -> io::Result<&mut File> {
@@ -353,28 +372,45 @@ impl AtomicTempFile {
     }
 
     fn finish(&mut self) -> Result<(), Error> {
-        let tmp_str = || self.tmp.to_string_lossy().into_owned();
-        if let Some(file) = self.file.take()
+        let tmp = self.tmp.clone().unwrap_or_default();
+        let tmp_str = || tmp.to_string_lossy().into_owned();
+        let file = self.file.take();
+        if let Some(file) = &file
             && self.sync
         {
             file.sync_all().map_err(|err| Error::io("sync", &tmp_str(), err))?;
         }
         match self.finish.take() {
             Some(Finish::Rename(dest)) => {
-                fs::rename(&self.tmp, &dest).map_err(|err| rename_error(&self.tmp, &dest, err))?;
+                drop(file);
+                fs::rename(&tmp, &dest).map_err(|err| rename_error(&tmp, &dest, err))?;
                 self.armed = false;
                 if self.sync {
                     sync_parent_dir(&dest)?;
                 }
                 Ok(())
             }
+            #[cfg(target_os = "linux")]
+            Some(Finish::Link(dest)) => {
+                let file = file.ok_or_else(|| Error::Io {
+                    op: "commit",
+                    path: dest.to_string_lossy().into_owned(),
+                    source: io::Error::other("the temporary file was already closed"),
+                })?;
+                link_nameless(file, &dest, self.sync)?;
+                if self.sync {
+                    sync_parent_dir(&dest)?;
+                }
+                Ok(())
+            }
             Some(Finish::Call(on_commit)) => {
-                let result = on_commit(&self.tmp);
+                drop(file);
+                let result = on_commit(&tmp);
                 self.armed = false;
-                match fs::remove_file(&self.tmp) {
+                match fs::remove_file(&tmp) {
                     Ok(()) => {}
                     Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-                    Err(err) => tracing::warn!(path = %self.tmp.display(), %err, "could not delete temporary file"),
+                    Err(err) => tracing::warn!(path = %tmp.display(), %err, "could not delete temporary file"),
                 }
                 result
             }
@@ -410,10 +446,12 @@ impl WriteSink for AtomicTempFile {
 impl Drop for AtomicTempFile {
     fn drop(&mut self) {
         drop(self.file.take());
-        if self.armed {
+        if self.armed
+            && let Some(tmp) = &self.tmp
+        {
             // Best effort: a temporary file that cannot be deleted is harmless garbage, and
             // there is nobody to report the error to.
-            let _ = fs::remove_file(&self.tmp);
+            let _ = fs::remove_file(tmp);
         }
     }
 }
@@ -422,6 +460,70 @@ impl fmt::Debug for AtomicTempFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AtomicTempFile").field("tmp", &self.tmp).field("sync", &self.sync).finish_non_exhaustive()
     }
+}
+
+/// `<dest>-luigi-tmp-<9+ digits>`.
+fn tmp_beside(dest: &Path) -> PathBuf {
+    let mut tmp = dest.as_os_str().to_owned();
+    tmp.push(format!("-luigi-tmp-{:09}", random_suffix()));
+    PathBuf::from(tmp)
+}
+
+/// Commits a nameless file as `dest`: a link where `dest` is free; where it exists, a link
+/// under a temporary name renamed over it (a link never replaces); where this process cannot
+/// link nameless files at all, a copy into a named temporary file renamed over it.
+#[cfg(target_os = "linux")]
+fn link_nameless(file: File, dest: &Path, sync: bool) -> Result<(), Error> {
+    link_nameless_with(file, dest, sync, super::unnamed::link)
+}
+
+/// [`link_nameless`] with the way of linking passed in, so tests can take every branch.
+#[cfg(target_os = "linux")]
+fn link_nameless_with(
+    mut file: File,
+    dest: &Path,
+    sync: bool,
+    link: impl Fn(&File, &Path) -> io::Result<()>,
+) -> Result<(), Error> {
+    let dest_str = || dest.to_string_lossy().into_owned();
+    let tmp = match link(&file, dest) {
+        Ok(()) => return Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
+            let mut linked = None;
+            for _ in 0..CREATE_ATTEMPTS {
+                let tmp = tmp_beside(dest);
+                match link(&file, &tmp) {
+                    Ok(()) => {
+                        linked = Some(tmp);
+                        break;
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(err) => return Err(Error::io("link temporary file", &tmp.to_string_lossy(), err)),
+                }
+            }
+            match linked {
+                Some(tmp) => tmp,
+                None => return Err(Error::io("link temporary file", &dest_str(), io::ErrorKind::AlreadyExists.into())),
+            }
+        }
+        Err(err) if err.kind() == io::ErrorKind::Unsupported => {
+            let (mut named, tmp) = create_unique(|| tmp_beside(dest))?;
+            let copied = file
+                .rewind()
+                .and_then(|()| io::copy(&mut file, &mut named))
+                .and_then(|_| if sync { named.sync_all() } else { Ok(()) });
+            if let Err(err) = copied {
+                let _ = fs::remove_file(&tmp);
+                return Err(Error::io("copy temporary file", &tmp.to_string_lossy(), err));
+            }
+            tmp
+        }
+        Err(err) => return Err(Error::io("link temporary file", &dest_str(), err)),
+    };
+    fs::rename(&tmp, dest).map_err(|err| {
+        let _ = fs::remove_file(&tmp);
+        rename_error(&tmp, dest, err)
+    })
 }
 
 /// A random number below 10^10, printed with `{:09}` in temporary names as Luigi does.
@@ -504,17 +606,55 @@ mod tests {
     }
 
     #[test]
+    fn replacing_an_existing_file_leaves_only_the_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out.txt");
+        fs::write(&dest, "old").unwrap();
+        for (previous, text) in [("old", "new"), ("new", "newer")] {
+            let mut writer = TargetWriter::new(Box::new(AtomicTempFile::replacing(&dest).unwrap()), "out");
+            writer.write_all(text.as_bytes()).unwrap();
+            writer.flush().unwrap();
+            assert_eq!(fs::read_to_string(&dest).unwrap(), previous, "visible before commit");
+            writer.commit().unwrap();
+            assert_eq!(fs::read_to_string(&dest).unwrap(), text);
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "temporary file left behind");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn without_links_a_nameless_file_is_copied_into_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out.txt");
+        let cannot_link = |_: &File, _: &Path| Err(io::ErrorKind::Unsupported.into());
+        for (sync, text) in [(false, "first"), (true, "second, over the first")] {
+            let Some(mut file) = super::super::unnamed::create(&dest).unwrap() else { return };
+            file.write_all(text.as_bytes()).unwrap();
+            link_nameless_with(file, &dest, sync, cannot_link).unwrap();
+            assert_eq!(fs::read_to_string(&dest).unwrap(), text);
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "temporary file left behind");
+
+        let broken = |_: &File, _: &Path| Err(io::ErrorKind::PermissionDenied.into());
+        let Some(file) = super::super::unnamed::create(&dest).unwrap() else { return };
+        let err = link_nameless_with(file, &dir.path().join("other"), false, broken).unwrap_err();
+        assert!(err.to_string().contains("link temporary file"), "{err}");
+    }
+
+    #[test]
     fn dropped_writer_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("out.txt");
         let sink = AtomicTempFile::replacing(&dest).unwrap();
-        let tmp = sink.tmp_path().to_owned();
-        assert!(tmp.to_string_lossy().contains("out.txt-luigi-tmp-"));
+        let tmp = sink.tmp_path().map(Path::to_owned);
+        if let Some(tmp) = &tmp {
+            assert!(tmp.to_string_lossy().contains("out.txt-luigi-tmp-"));
+        }
         let mut writer = TargetWriter::new(Box::new(sink), "out");
         writer.write_all(&[7; 100_000]).unwrap();
-        assert!(tmp.exists());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), usize::from(tmp.is_some()));
         writer.abort();
-        assert!(!tmp.exists() && !dest.exists());
+        assert!(!dest.exists());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
@@ -528,7 +668,7 @@ mod tests {
         })
         .unwrap()
         .with_sync(true);
-        let tmp = sink.tmp_path().to_owned();
+        let tmp = sink.tmp_path().expect("a callback sink's file has a name").to_owned();
         let name = tmp.file_name().unwrap().to_string_lossy().into_owned();
         assert!(name.starts_with("luigi-tmp-") && name.len() >= "luigi-tmp-".len() + 9, "{name}");
         let mut writer = TargetWriter::new(Box::new(sink), "remote://x");
