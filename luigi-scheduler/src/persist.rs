@@ -681,8 +681,11 @@ impl Persister {
     /// lock held, so sequence numbers follow the order of the changes. The writer commits it
     /// when somebody waits for it ([`Durability::wait_for`]), or sooner under heavy load.
     pub fn submit(&self, changes: ChangeSet) -> u64 {
-        let seq = self.shared.submitted.fetch_add(1, Ordering::SeqCst) + 1;
+        // The number is taken under the queue's lock, so sets enter the queue in number order:
+        // taken before it, a set numbered 6 could be committed (and `durable` say 6) while set 5
+        // was not yet queued, and set 5's waiter would be answered before its change was saved.
         let mut queue = self.shared.lock();
+        let seq = self.shared.submitted.fetch_add(1, Ordering::SeqCst) + 1;
         if queue.closed {
             tracing::error!("the scheduler state writer has stopped; this change is not saved");
             return seq;
