@@ -35,7 +35,7 @@ pub(crate) enum IdxSet {
     /// Many members. Boxed so that the common small case keeps the enum at 32 bytes (a bare
     /// `HashSet` is 48); large sets are rare, so the extra allocation does not matter.
     #[allow(clippy::box_collection)]
-    Large(Box<HashSet<u32>>),
+    Large(Box<HashSet<u32, foldhash::fast::RandomState>>),
 }
 
 impl Default for IdxSet {
@@ -73,7 +73,7 @@ impl IdxSet {
                 if items.len() < SMALL_LIMIT {
                     items.push(item);
                 } else {
-                    let mut large: HashSet<u32> = items.drain(..).collect();
+                    let mut large: HashSet<u32, foldhash::fast::RandomState> = items.drain(..).collect();
                     large.insert(item);
                     *self = IdxSet::Large(Box::new(large));
                 }

@@ -76,7 +76,9 @@ pub(crate) struct State {
     pub(crate) by_id: IdMap<TaskIdx>,
     workers: Vec<Option<WorkerRec>>,
     free_workers: Vec<WorkerIdx>,
-    pub(crate) by_worker: HashMap<Arc<str>, WorkerIdx>,
+    /// Looked up on every RPC by the worker's name; foldhash, as for ids (SipHash was the
+    /// larger part of a lookup).
+    pub(crate) by_worker: HashMap<Arc<str>, WorkerIdx, foldhash::fast::RandomState>,
     /// Visible tasks by status, each list in the order tasks entered the status (swap-removal
     /// disturbs that order, which only matters for ties; see `Rank`).
     by_status: [Vec<TaskIdx>; N_STATUS],
@@ -88,7 +90,7 @@ pub(crate) struct State {
     timers: BinaryHeap<TimerEntry>,
     /// Tasks to re-examine at the next prune (stakeholders may have gone).
     pub(crate) recheck: HashSet<TaskIdx>,
-    interned: HashMap<Box<str>, Arc<str>>,
+    interned: HashMap<Box<str>, Arc<str>, foldhash::fast::RandomState>,
     /// Batchers registered by `add_task_batcher`: (worker id, family) → (batched parameters,
     /// max batch size). Kept apart from worker records, as Luigi does: registering one does not
     /// create a worker, and they outlive worker pruning.
@@ -127,14 +129,14 @@ impl State {
             by_id: IdMap::default(),
             workers: Vec::new(),
             free_workers: Vec::new(),
-            by_worker: HashMap::new(),
+            by_worker: HashMap::default(),
             by_status: Default::default(),
             ready: BTreeSet::new(),
             held: None,
             status_seq: 0,
             timers: BinaryHeap::new(),
             recheck: HashSet::new(),
-            interned: HashMap::new(),
+            interned: HashMap::default(),
             batchers: HashMap::new(),
             resources,
             paused: false,
