@@ -23,7 +23,7 @@ use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::stream::{create_parent_dirs, random_suffix, rename_error};
+use super::stream::{create_parent_dirs, parent_dir, random_suffix, rename_error};
 use super::{AtomicTempFile, Error, FileSystem, FileSystemTarget, Target, TargetReader, TargetWriter};
 use crate::format::{self, Format};
 
@@ -189,10 +189,7 @@ impl FileSystem for LocalFileSystem {
             // create_dir_all tolerates a concurrent creator, as Luigi does for EEXIST.
             return fs::create_dir_all(p).map_err(|err| Error::io("create directory", path, err));
         }
-        let parent = match p.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
+        let parent = parent_dir(p);
         if !exists(parent)? {
             return Err(Error::MissingParentDirectory { path: path.to_owned() });
         }

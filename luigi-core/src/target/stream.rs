@@ -19,7 +19,7 @@
 
 use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::Error;
@@ -372,7 +372,7 @@ impl AtomicTempFile {
     }
 
     fn finish(&mut self) -> Result<(), Error> {
-        let tmp = self.tmp.clone().unwrap_or_default();
+        let tmp = self.tmp.as_deref().unwrap_or(Path::new(""));
         let tmp_str = || tmp.to_string_lossy().into_owned();
         let file = self.file.take();
         if let Some(file) = &file
@@ -383,7 +383,7 @@ impl AtomicTempFile {
         match self.finish.take() {
             Some(Finish::Rename(dest)) => {
                 drop(file);
-                fs::rename(&tmp, &dest).map_err(|err| rename_error(&tmp, &dest, err))?;
+                fs::rename(tmp, &dest).map_err(|err| rename_error(tmp, &dest, err))?;
                 self.armed = false;
                 if self.sync {
                     sync_parent_dir(&dest)?;
@@ -405,9 +405,9 @@ impl AtomicTempFile {
             }
             Some(Finish::Call(on_commit)) => {
                 drop(file);
-                let result = on_commit(&tmp);
+                let result = on_commit(tmp);
                 self.armed = false;
-                match fs::remove_file(&tmp) {
+                match fs::remove_file(tmp) {
                     Ok(()) => {}
                     Err(err) if err.kind() == io::ErrorKind::NotFound => {}
                     Err(err) => tracing::warn!(path = %tmp.display(), %err, "could not delete temporary file"),
@@ -485,26 +485,12 @@ fn link_nameless_with(
     sync: bool,
     link: impl Fn(&File, &Path) -> io::Result<()>,
 ) -> Result<(), Error> {
-    let dest_str = || dest.to_string_lossy().into_owned();
+    use std::io::Seek;
+
     let tmp = match link(&file, dest) {
         Ok(()) => return Ok(()),
         Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
-            let mut linked = None;
-            for _ in 0..CREATE_ATTEMPTS {
-                let tmp = tmp_beside(dest);
-                match link(&file, &tmp) {
-                    Ok(()) => {
-                        linked = Some(tmp);
-                        break;
-                    }
-                    Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
-                    Err(err) => return Err(Error::io("link temporary file", &tmp.to_string_lossy(), err)),
-                }
-            }
-            match linked {
-                Some(tmp) => tmp,
-                None => return Err(Error::io("link temporary file", &dest_str(), io::ErrorKind::AlreadyExists.into())),
-            }
+            at_unique_name(|| tmp_beside(dest), "link temporary file", |tmp| link(&file, tmp))?.1
         }
         Err(err) if err.kind() == io::ErrorKind::Unsupported => {
             let (mut named, tmp) = create_unique(|| tmp_beside(dest))?;
@@ -518,7 +504,7 @@ fn link_nameless_with(
             }
             tmp
         }
-        Err(err) => return Err(Error::io("link temporary file", &dest_str(), err)),
+        Err(err) => return Err(Error::io("link temporary file", &dest.to_string_lossy(), err)),
     };
     fs::rename(&tmp, dest).map_err(|err| {
         let _ = fs::remove_file(&tmp);
@@ -536,19 +522,29 @@ fn create_new(path: &Path) -> io::Result<File> {
 }
 
 /// Creates a file at the first name from `make_path` that does not exist yet.
-fn create_unique(mut make_path: impl FnMut() -> PathBuf) -> Result<(File, PathBuf), Error> {
+fn create_unique(make_path: impl FnMut() -> PathBuf) -> Result<(File, PathBuf), Error> {
+    at_unique_name(make_path, "create temporary file", create_new)
+}
+
+/// Runs `make` (which fails with `AlreadyExists` on a taken name) at names from `make_path`
+/// until one is free, up to [`CREATE_ATTEMPTS`] names.
+fn at_unique_name<T>(
+    mut make_path: impl FnMut() -> PathBuf,
+    op: &'static str,
+    mut make: impl FnMut(&Path) -> io::Result<T>,
+) -> Result<(T, PathBuf), Error> {
     let mut last = None;
     for _ in 0..CREATE_ATTEMPTS {
         let path = make_path();
-        match create_new(&path) {
-            Ok(file) => return Ok((file, path)),
+        match make(&path) {
+            Ok(made) => return Ok((made, path)),
             Err(err) if err.kind() == io::ErrorKind::AlreadyExists => last = Some((path, err)),
-            Err(err) => return Err(Error::io("create temporary file", &path.to_string_lossy(), err)),
+            Err(err) => return Err(Error::io(op, &path.to_string_lossy(), err)),
         }
     }
     let (path, err) = last.unzip();
     Err(Error::Io {
-        op: "create temporary file",
+        op,
         path: path.map(|p| p.to_string_lossy().into_owned()).unwrap_or_default(),
         source: io::Error::new(
             io::ErrorKind::AlreadyExists,
@@ -578,12 +574,17 @@ pub(crate) fn rename_error(from: &Path, to: &Path, err: io::Error) -> Error {
     }
 }
 
-/// Makes a rename into `path`'s directory durable.
-pub(crate) fn sync_parent_dir(path: &Path) -> Result<(), Error> {
-    let parent = match path.parent() {
+/// The directory `path` is in: its parent, or `.` for a bare name.
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
-    };
+    }
+}
+
+/// Makes a rename into `path`'s directory durable.
+pub(crate) fn sync_parent_dir(path: &Path) -> Result<(), Error> {
+    let parent = parent_dir(path);
     File::open(parent).and_then(|dir| dir.sync_all()).map_err(|err| Error::io("sync", &parent.to_string_lossy(), err))
 }
 

@@ -23,6 +23,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use rustix::fs::{AtFlags, CWD, Mode, OFlags, linkat, openat};
 use rustix::io::Errno;
 
+use super::stream::parent_dir;
+
 /// How nameless files are linked in this process: not known yet.
 const UNKNOWN: u8 = 0;
 /// `linkat` with `AT_EMPTY_PATH` works.
@@ -44,11 +46,7 @@ pub(super) fn create(dest: &Path) -> io::Result<Option<File>> {
     if METHOD.load(Ordering::Relaxed) == NEITHER {
         return Ok(None);
     }
-    let dir = match dest.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    match openat(CWD, dir, OFlags::RDWR | OFlags::TMPFILE | OFlags::CLOEXEC, Mode::from_raw_mode(0o666)) {
+    match openat(CWD, parent_dir(dest), OFlags::RDWR | OFlags::TMPFILE | OFlags::CLOEXEC, Mode::from_raw_mode(0o666)) {
         Ok(fd) => Ok(Some(File::from(fd))),
         Err(Errno::NOENT) => Err(io::ErrorKind::NotFound.into()),
         Err(_) => Ok(None),
@@ -75,7 +73,7 @@ pub(super) fn link(file: &File, dest: &Path) -> io::Result<()> {
     }
     match link_by_proc_fd(file, dest) {
         Ok(()) => remember(PROC_FD),
-        Err(Errno::NOENT | Errno::PERM | Errno::XDEV) if method == UNKNOWN && directory_exists(dest) => {
+        Err(Errno::NOENT | Errno::PERM | Errno::XDEV) if method == UNKNOWN && parent_dir(dest).is_dir() => {
             METHOD.store(NEITHER, Ordering::Relaxed);
             Err(io::ErrorKind::Unsupported.into())
         }
@@ -91,13 +89,6 @@ fn link_by_proc_fd(file: &File, dest: &Path) -> Result<(), Errno> {
 fn remember(method: u8) -> io::Result<()> {
     METHOD.store(method, Ordering::Relaxed);
     Ok(())
-}
-
-fn directory_exists(dest: &Path) -> bool {
-    match dest.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.is_dir(),
-        _ => true,
-    }
 }
 
 #[cfg(test)]
