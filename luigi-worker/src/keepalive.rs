@@ -38,7 +38,13 @@ impl KeepAlive {
                 loop {
                     match stopped.recv_timeout(interval) {
                         Err(RecvTimeoutError::Timeout) => {}
-                        Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+                        Ok(()) | Err(RecvTimeoutError::Disconnected) => {
+                            tracing::info!(
+                                target: "luigi-interface",
+                                "Worker {worker_id} was stopped. Shutting down Keep-Alive thread"
+                            );
+                            return;
+                        }
                     }
                     match scheduler.ping(PingRequest { worker: worker_id.to_string() }) {
                         Ok(reply) => {

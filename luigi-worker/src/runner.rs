@@ -2,7 +2,8 @@
 //!
 //! [`execute`] is Luigi's `TaskProcess.run`: check that dependencies are complete, fire
 //! `START`, run (or, for an external task, re-check completeness), fire `PROCESSING_TIME` and
-//! `SUCCESS` or `FAILURE`, and produce the outcome the worker reports. It runs on a pool
+//! `SUCCESS` or `FAILURE`, log Luigi's `done` or `failed` line (through [`Events`], so a child
+//! process's lines reach the worker's log), and produce the outcome the worker reports. It runs on a pool
 //! thread, or in a child process when the task must be killable (see `crate::subprocess`).
 //!
 //! [`TaskHooks`] is the worker's implementation of `luigi_core::task::RunHooks`: status
@@ -76,6 +77,27 @@ struct WorkerError(String);
 /// worker that started it.
 pub(crate) trait Events {
     fn fire(&self, task: &TaskRef, event: Event, args: &EventArgs<'_>);
+
+    /// Logs a line of the task's life (`done`, `failed`) where the worker's logging is set up.
+    fn log(&self, line: TaskLog);
+}
+
+/// A line the running task logs, as Luigi's task process logs it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "level", content = "message", rename_all = "snake_case")]
+pub(crate) enum TaskLog {
+    Info(String),
+    Error(String),
+}
+
+impl TaskLog {
+    /// Emits the line on this process's `luigi-interface` logger.
+    pub(crate) fn emit(&self) {
+        match self {
+            TaskLog::Info(message) => tracing::info!(target: "luigi-interface", "{message}"),
+            TaskLog::Error(message) => tracing::error!(target: "luigi-interface", "{message}"),
+        }
+    }
 }
 
 /// Fires events on this process's handlers.
@@ -85,6 +107,10 @@ impl Events for LocalEvents {
     fn fire(&self, task: &TaskRef, event: Event, args: &EventArgs<'_>) {
         event::fire(task.task(), event, args);
     }
+
+    fn log(&self, line: TaskLog) {
+        line.emit();
+    }
 }
 
 /// Luigi's `TaskProcess.run`.
@@ -93,8 +119,10 @@ pub(crate) fn execute(
     hooks: &dyn RunHooks,
     cache: &CompletionCache,
     settings: RunSettings,
+    worker_id: &str,
     events: &dyn Events,
 ) -> Outcome {
+    let pid = std::process::id();
     let mut missing = Vec::new();
     // Every call into user code is guarded on its own (so the error names it); the outer guard
     // covers the rest (outputs and targets asked about a missing dependency).
@@ -141,6 +169,7 @@ pub(crate) fn execute(
         cache.mark(task.id());
         events.fire(task, Event::ProcessingTime, &EventArgs::Seconds(started.elapsed().as_secs_f64()));
         let expl = catch_panics(task, "on_success()", || Ok(task.on_success()))?;
+        events.log(TaskLog::Info(format!("[pid {pid}] Worker {worker_id} done      {task}")));
         events.fire(task, Event::Success, &EventArgs::None);
         Ok(expl)
     });
@@ -152,11 +181,12 @@ pub(crate) fn execute(
             let text = if task.kind() == TaskKind::External && missing.is_empty() {
                 error.to_string()
             } else {
+                // Luigi logs the exception with its traceback; the error chain is ours.
+                events.log(TaskLog::Error(format!("[pid {pid}] Worker {worker_id} failed    {task}\n{error}")));
                 events.fire(task, Event::Failure, &EventArgs::Error(error.as_ref()));
                 catch_panics(task, "on_failure()", || Ok(task.on_failure(error.as_ref())))
                     .unwrap_or_else(|panicked| format!("{}\n{panicked}", error))
             };
-            tracing::error!(target: "luigi-interface", "[pid {}] failed {task}: {error}", std::process::id());
             Outcome { status: TaskStatus::Failed, expl: Some(text), missing }
         }
     }

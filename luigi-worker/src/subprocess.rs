@@ -11,7 +11,8 @@
 //! Parent and child speak JSON lines: the parent sends the task (family and every parameter)
 //! on the child's stdin; the child reports on its original stdout what its `RunContext` does
 //! (status message, progress, tracking URL, resource decreases, dynamic requirements, events,
-//! message responses) and finally the outcome. The child's own prints go to stderr, so user
+//! message responses, its `done`/`failed` log lines) and finally the outcome. The child sets up
+//! no logging of its own: its lines are emitted by the parent, through the parent's handlers. The child's own prints go to stderr, so user
 //! output cannot corrupt the protocol. The parent relays each call to the scheduler or the run
 //! loop, fires the events on its own copy of the task (so handlers registered in the parent
 //! run), and stops the child's whole process group with SIGKILL on timeout. A child that dies
@@ -35,7 +36,7 @@ use luigi_core::task::{Resources, RunHooks, SchedulerMessage};
 use luigi_core::{BoxError, TaskRef};
 use serde::{Deserialize, Serialize};
 
-use crate::runner::{self, CompletionCache, Events, Outcome, RunSettings, TaskHooks};
+use crate::runner::{self, CompletionCache, Events, Outcome, RunSettings, TaskHooks, TaskLog};
 
 /// The environment variable that makes a program run one task as a worker's child.
 pub const CHILD_ENV: &str = "LUIGI_RS_TASK_CHILD";
@@ -100,6 +101,8 @@ struct Request {
     cli: Vec<(String, String, String)>,
     check_unfulfilled_deps: bool,
     check_complete_on_run: bool,
+    /// The parent worker's id, which the task's log lines name.
+    worker_id: String,
 }
 
 /// A task named by family and parameters (for dynamic requirements).
@@ -134,6 +137,7 @@ enum FromChild {
     Require { id: u64, tasks: Vec<TaskSpec> },
     Respond { message_id: String, response: String },
     Event { name: String, text: Option<String>, seconds: Option<f64> },
+    Log { line: TaskLog },
     Done { status: TaskStatus, expl: Option<String>, missing: Vec<String> },
 }
 
@@ -179,6 +183,7 @@ pub(crate) fn spawn(
         cli,
         check_unfulfilled_deps: settings.check_unfulfilled_deps,
         check_complete_on_run: settings.check_complete_on_run,
+        worker_id: hooks.worker_id.to_string(),
     };
     let stdin = Arc::new(Mutex::new(child.stdin.take().ok_or("child has no stdin")?));
     let stdout = child.stdout.take().ok_or("child has no stdout")?;
@@ -285,6 +290,7 @@ fn relay(
             };
             event::fire(task.task(), event, &args);
         }
+        FromChild::Log { line } => line.emit(),
         FromChild::Done { status, expl, missing } => return Some(Outcome { status, expl, missing }),
     }
     None
@@ -373,6 +379,10 @@ impl Events for ForwardEvents {
         };
         let _ = write_line(&self.out, &FromChild::Event { name: name.to_owned(), text, seconds });
     }
+
+    fn log(&self, line: TaskLog) {
+        let _ = write_line(&self.out, &FromChild::Log { line });
+    }
 }
 
 /// The child's whole life: read the task, run it, report, return the exit code.
@@ -456,6 +466,7 @@ fn run_child() -> i32 {
                 hooks.as_ref(),
                 &CompletionCache::default(),
                 settings,
+                &request.worker_id,
                 &ForwardEvents { out: Arc::clone(&out) },
             )
         }

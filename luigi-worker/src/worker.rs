@@ -780,6 +780,7 @@ impl Shared {
         let reply = if self.stop_requesting_work.load(Ordering::SeqCst) {
             GetWorkReply::disabled()
         } else if self.processes.load(Ordering::SeqCst) > 0 {
+            tracing::debug!(target: "luigi-interface", "Asking scheduler for work...");
             let current: Vec<TaskId> = self.lock().running.keys().cloned().collect();
             self.scheduler.get_work(GetWorkRequest {
                 host: Some(self.identity.host.clone()),
@@ -788,6 +789,7 @@ impl Shared {
                 worker: self.worker_id.to_string(),
             })?
         } else {
+            tracing::debug!(target: "luigi-interface", "Checking if tasks are still pending");
             let counts = self.scheduler.count_pending(CountPendingRequest { worker: self.worker_id.to_string() })?;
             GetWorkReply {
                 n_pending_tasks: counts.n_pending_tasks,
@@ -802,6 +804,11 @@ impl Shared {
             self.start_phasing_out();
         }
         let claimed = self.claim(&reply)?;
+        if claimed.is_some() {
+            tracing::debug!(target: "luigi-interface", "Pending tasks: {}", reply.n_pending_tasks);
+        } else if !self.stop_requesting_work.load(Ordering::SeqCst) {
+            log_remote_tasks(&reply);
+        }
         let mut state = self.lock();
         if let Some(task_id) = claimed {
             state.idle_since = None;
@@ -1013,7 +1020,7 @@ impl Shared {
                      on a thread, which cannot be stopped if it overruns"
                 );
             }
-            runner::execute(&task, &hooks, &self.cache, settings, &runner::LocalEvents)
+            runner::execute(&task, &hooks, &self.cache, settings, &self.worker_id, &runner::LocalEvents)
         };
         self.finish(task_id, &task, outcome)
     }
@@ -1167,7 +1174,41 @@ struct Inspection {
     deps: Option<Result<Vec<TaskRef>, BoxError>>,
 }
 
+/// Luigi's `_log_remote_tasks`: why a `get_work` reply had nothing for this worker.
+fn log_remote_tasks(reply: &GetWorkReply) {
+    if !tracing::enabled!(target: "luigi-interface", tracing::Level::DEBUG) {
+        return;
+    }
+    tracing::debug!(target: "luigi-interface", "Done");
+    tracing::debug!(target: "luigi-interface", "There are no more tasks to run at this time");
+    if !reply.running_tasks.is_empty() {
+        for running in &reply.running_tasks {
+            tracing::debug!(target: "luigi-interface", "{} is currently run by worker {}", running.task_id, running.worker);
+        }
+    } else if reply.n_pending_tasks > 0 {
+        tracing::debug!(
+            target: "luigi-interface",
+            "There are {} pending tasks possibly being run by other workers",
+            reply.n_pending_tasks
+        );
+        if reply.n_unique_pending > 0 {
+            tracing::debug!(
+                target: "luigi-interface",
+                "There are {} pending tasks unique to this worker",
+                reply.n_unique_pending
+            );
+        }
+        if let Some(last_scheduled) = reply.n_pending_last_scheduled.filter(|&n| n > 0) {
+            tracing::debug!(
+                target: "luigi-interface",
+                "There are {last_scheduled} pending tasks last scheduled by this worker"
+            );
+        }
+    }
+}
+
 fn inspect(task: &TaskRef, cache: &CompletionCache) -> Inspection {
+    tracing::debug!(target: "luigi-interface", "Checking if {task} is complete");
     let complete = cache.is_complete(task);
     let deps = match &complete {
         Ok(false) if task.kind() != TaskKind::External => Some(collect_deps(task)),

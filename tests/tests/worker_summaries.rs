@@ -44,6 +44,13 @@ fn run_both(pipeline: &mut Pipeline, args: &[&str], prepare: &dyn Fn(&Path)) -> 
             theirs.describe()
         );
         assert_eq!(
+            task_lines(&ours.stderr),
+            task_lines(&theirs.stderr),
+            "the tasks' log lines differ; ours: {}\nLuigi's: {}",
+            ours.describe(),
+            theirs.describe()
+        );
+        assert_eq!(
             ours.code,
             theirs.code,
             "exit codes differ; ours: {}\nLuigi's: {}",
@@ -55,6 +62,31 @@ fn run_both(pipeline: &mut Pipeline, args: &[&str], prepare: &dyn Fn(&Path)) -> 
 }
 
 fn nothing(_: &Path) {}
+
+/// A run's log lines about its tasks, as Luigi writes them: `running   Task(...)`, `done`,
+/// `failed`, and at DEBUG `Checking if Task(...) is complete`, with the pids and the worker's
+/// id (which differ between runs) left out, sorted (threads interleave), plus whether the run
+/// ended with the keep-alive thread's shutdown line.
+fn task_lines(stderr: &str) -> Vec<String> {
+    let mut lines: Vec<String> = stderr
+        .lines()
+        .filter_map(|line| {
+            if line.starts_with("DEBUG: Checking if ") {
+                return Some(line.to_owned());
+            }
+            if line.starts_with("INFO: Worker Worker(")
+                && line.ends_with(") was stopped. Shutting down Keep-Alive thread")
+            {
+                return Some("INFO: Worker ... was stopped. Shutting down Keep-Alive thread".to_owned());
+            }
+            let (level, rest) = line.split_once("[pid ")?;
+            let (_, what) = rest.split_once("] Worker Worker(")?.1.split_once(") ")?;
+            Some(format!("{level}{what}"))
+        })
+        .collect();
+    lines.sort();
+    lines
+}
 
 #[test]
 fn a_failure_and_missing_data_exit_task_failed_with_luigis_summary() {
@@ -68,6 +100,29 @@ fn a_failure_and_missing_data_exit_task_failed_with_luigis_summary() {
     assert_eq!(summary.count("were missing external dependencies"), 1);
     assert_eq!(summary.count("had failed dependencies"), 1);
     assert_eq!(summary.verdict, "This progress looks :( because there were failed tasks");
+    // Each task that ran logs Luigi's lines: `running`, then `done` or `failed` with the error.
+    let lines = task_lines(&finished.stderr);
+    let count = |prefix: &str| lines.iter().filter(|line| line.starts_with(prefix)).count();
+    assert_eq!(count("INFO: running   "), 3, "{lines:#?}");
+    assert_eq!(count("INFO: done      "), 2, "{lines:#?}");
+    assert_eq!(count("ERROR: failed    "), 1, "{lines:#?}");
+}
+
+#[test]
+fn at_debug_level_the_completeness_checks_and_work_requests_are_logged_as_in_luigi() {
+    let mut pipeline = Pipeline::new(&cfg().replace("log_level = INFO", "log_level = DEBUG"));
+    let finished = run_both(&mut pipeline, &["Mixed", "--name", "missing"], &nothing);
+    let lines = task_lines(&finished.stderr);
+    // Five tasks, each checked once while scheduling.
+    assert_eq!(lines.iter().filter(|line| line.starts_with("DEBUG: Checking if ")).count(), 5, "{lines:#?}");
+    assert!(lines.iter().any(|line| line.ends_with("Shutting down Keep-Alive thread")), "{lines:#?}");
+    for expected in ["DEBUG: Asking scheduler for work...", "DEBUG: Pending tasks: ", "DEBUG: Done"] {
+        assert!(
+            finished.stderr.lines().any(|line| line.starts_with(expected)),
+            "no {expected:?}: {}",
+            finished.describe()
+        );
+    }
 }
 
 #[test]

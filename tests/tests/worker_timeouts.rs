@@ -93,6 +93,13 @@ fn a_task_within_its_timeout_succeeds_in_its_child_process() {
     let runs = pipeline.runs();
     assert_eq!(runs.len(), 2, "{runs:?}");
     assert!(runs.iter().all(|r| r.pid != worker_pid), "the task ran in the worker's process: {runs:?}");
+    // The child's `done` line (with the child's pid, as in Luigi) reaches the worker's log.
+    let done = format!("INFO: [pid {}] Worker Worker(", runs[0].pid);
+    assert!(
+        finished.stderr.lines().any(|line| line.starts_with(&done) && line.contains(") done      Sleepy(")),
+        "{}",
+        finished.describe()
+    );
     // The child relays the events it fires to the worker, whose handlers record them.
     assert_eq!(
         event_names_of(&pipeline, "Sleepy_"),

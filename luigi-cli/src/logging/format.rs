@@ -109,7 +109,10 @@ pub(crate) struct Record<'a> {
     pub(crate) levelno: i64,
     pub(crate) levelname: &'a str,
     pub(crate) message: &'a str,
-    pub(crate) time: chrono::DateTime<chrono::Local>,
+    /// When the event happened; `None` when no handler's format shows it (reading the local
+    /// time zone is a large part of a plain line's cost), in which case a format that does
+    /// show it reads the clock itself.
+    pub(crate) time: Option<chrono::DateTime<chrono::Local>>,
     /// Milliseconds since logging was set up (Python: since the `logging` module was loaded).
     pub(crate) relative_ms: f64,
     pub(crate) process: u32,
@@ -142,17 +145,32 @@ impl Format {
         Format { pieces: vec![Piece::Field(Attr::Message, Spec::plain())], datefmt: None, uses_time: false }
     }
 
+    /// Whether lines in this format show when the event happened.
+    pub(crate) fn uses_clock(&self) -> bool {
+        self.pieces.iter().any(|piece| matches!(piece, Piece::Field(Attr::AscTime | Attr::Created | Attr::Msecs, _)))
+    }
+
     /// The line for `record`, without the trailing newline.
+    #[cfg(test)]
     pub(crate) fn render(&self, record: &Record<'_>) -> String {
+        let mut out = String::with_capacity(record.message.len() + 64);
+        self.render_into(record, &mut out);
+        out
+    }
+
+    /// Appends the line for `record`, without the trailing newline, to `out`.
+    pub(crate) fn render_into(&self, record: &Record<'_>, out: &mut String) {
+        // Read only by a format that shows the time, so a plain one never looks up the zone.
+        let time = || record.time.unwrap_or_else(chrono::Local::now);
         let asctime = if self.uses_time {
+            let time = time();
             match &self.datefmt {
-                Some(datefmt) => record.time.format(datefmt).to_string(),
-                None => record.time.format("%Y-%m-%d %H:%M:%S,%3f").to_string(),
+                Some(datefmt) => time.format(datefmt).to_string(),
+                None => time.format("%Y-%m-%d %H:%M:%S,%3f").to_string(),
             }
         } else {
             String::new()
         };
-        let mut out = String::with_capacity(record.message.len() + 64);
         for piece in &self.pieces {
             match piece {
                 Piece::Text(text) => out.push_str(text),
@@ -164,8 +182,8 @@ impl Format {
                         Attr::LevelNo => Value::Int(record.levelno),
                         Attr::Message => Value::Str(record.message),
                         Attr::AscTime => Value::Str(&asctime),
-                        Attr::Created => Value::Float(record.time.timestamp_micros() as f64 / 1e6),
-                        Attr::Msecs => Value::Float(f64::from(record.time.timestamp_subsec_millis())),
+                        Attr::Created => Value::Float(time().timestamp_micros() as f64 / 1e6),
+                        Attr::Msecs => Value::Float(f64::from(time().timestamp_subsec_millis())),
                         Attr::RelativeCreated => Value::Float(record.relative_ms),
                         Attr::Process => Value::Int(i64::from(record.process)),
                         Attr::ProcessName => Value::Str("MainProcess"),
@@ -179,11 +197,10 @@ impl Format {
                         }
                         Attr::LineNo => Value::Int(record.line.map_or(0, i64::from)),
                     };
-                    write_value(&mut out, &value, spec);
+                    write_value(out, &value, spec);
                 }
             }
         }
-        out
     }
 }
 
@@ -483,7 +500,9 @@ mod tests {
             levelno: 20,
             levelname: "INFO",
             message: "Done scheduling tasks",
-            time: chrono::Local.with_ymd_and_hms(2024, 5, 1, 12, 0, 3).unwrap() + chrono::TimeDelta::milliseconds(45),
+            time: Some(
+                chrono::Local.with_ymd_and_hms(2024, 5, 1, 12, 0, 3).unwrap() + chrono::TimeDelta::milliseconds(45),
+            ),
             relative_ms: 1234.5,
             process: 4242,
             thread: 7,
