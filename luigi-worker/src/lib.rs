@@ -32,3 +32,11 @@ pub mod worker;
 
 pub use options::WorkerOptions;
 pub use worker::{Error, Progress, Worker};
+
+/// This process's id, read once: the task log lines name it per task, and `getpid` is a real
+/// system call (a measurable share of a million-task chain). Task child processes are started
+/// with `exec`, never a bare `fork`, so a cached value cannot belong to a parent.
+pub(crate) fn pid() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}

@@ -122,7 +122,7 @@ pub(crate) fn execute(
     worker_id: &str,
     events: &dyn Events,
 ) -> Outcome {
-    let pid = std::process::id();
+    let pid = crate::pid();
     let mut missing = Vec::new();
     // Every call into user code is guarded on its own (so the error names it); the outer guard
     // covers the rest (outputs and targets asked about a missing dependency).

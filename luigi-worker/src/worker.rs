@@ -967,7 +967,7 @@ impl Shared {
     fn run_task(self: &Arc<Self>, task_id: &TaskId) -> Result<(), Error> {
         let Some(task) = self.lock().running.get(task_id).map(|r| r.task.clone()) else { return Ok(()) };
         let timeout = task.worker_timeout().or(self.options.timeout);
-        tracing::info!(target: "luigi-interface", "[pid {}] Worker {} running   {task}", std::process::id(), self.worker_id);
+        tracing::info!(target: "luigi-interface", "[pid {}] Worker {} running   {task}", crate::pid(), self.worker_id);
         let messages = task.accepts_messages().then(|| {
             let (sender, receiver) = mpsc::channel();
             self.messages.lock().unwrap_or_else(|e| e.into_inner()).insert(task_id.clone(), sender);
@@ -1094,7 +1094,7 @@ impl Shared {
         let Some(parent) = self.lock().running.get(task_id).map(|r| r.task.clone()) else {
             return Err("the requiring task is no longer running".to_owned());
         };
-        tracing::info!(target: "luigi-interface", "[pid {}] Worker {} new requirements      {parent}", std::process::id(), self.worker_id);
+        tracing::info!(target: "luigi-interface", "[pid {}] Worker {} new requirements      {parent}", crate::pid(), self.worker_id);
         for dep in &incomplete {
             self.add(dep.clone()).map_err(|e| e.to_string())?;
         }

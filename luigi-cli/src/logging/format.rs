@@ -145,9 +145,11 @@ impl Format {
         Format { pieces: vec![Piece::Field(Attr::Message, Spec::plain())], datefmt: None, uses_time: false }
     }
 
-    /// Whether lines in this format show when the event happened.
+    /// Whether lines in this format show when the event happened (absolutely or since start).
     pub(crate) fn uses_clock(&self) -> bool {
-        self.pieces.iter().any(|piece| matches!(piece, Piece::Field(Attr::AscTime | Attr::Created | Attr::Msecs, _)))
+        self.pieces.iter().any(|piece| {
+            matches!(piece, Piece::Field(Attr::AscTime | Attr::Created | Attr::Msecs | Attr::RelativeCreated, _))
+        })
     }
 
     /// The line for `record`, without the trailing newline.

@@ -61,7 +61,8 @@ pub(crate) struct Router {
     override_levels: Option<Targets>,
     start: Instant,
     pid: u32,
-    /// Whether any handler's format shows the time (only then is it read per event).
+    /// Whether any handler's format shows the time or the time since start (only then are the
+    /// clocks read per event).
     needs_clock: bool,
 }
 
@@ -284,7 +285,7 @@ impl Router {
             levelname,
             message: &message.text,
             time: self.needs_clock.then(chrono::Local::now),
-            relative_ms: self.start.elapsed().as_secs_f64() * 1000.0,
+            relative_ms: if self.needs_clock { self.start.elapsed().as_secs_f64() * 1000.0 } else { 0.0 },
             process: self.pid,
             thread: thread_id,
             thread_name: &thread_name,
