@@ -78,11 +78,12 @@ struct WorkerError(String);
 pub(crate) trait Events {
     fn fire(&self, task: &TaskRef, event: Event, args: &EventArgs<'_>);
 
-    /// Logs a line of the task's life (`done`, `failed`) where the worker's logging is set up.
-    fn log(&self, line: TaskLog);
+    /// Logs a line of the task's life (`done`, `failed`, at INFO or ERROR) where the worker's
+    /// logging is set up. Takes the unformatted line so that a disabled level costs nothing.
+    fn log(&self, level: tracing::Level, line: std::fmt::Arguments<'_>);
 }
 
-/// A line the running task logs, as Luigi's task process logs it.
+/// A line a task in a child process logs, sent to the worker to emit.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "level", content = "message", rename_all = "snake_case")]
 pub(crate) enum TaskLog {
@@ -108,8 +109,12 @@ impl Events for LocalEvents {
         event::fire(task.task(), event, args);
     }
 
-    fn log(&self, line: TaskLog) {
-        line.emit();
+    fn log(&self, level: tracing::Level, line: std::fmt::Arguments<'_>) {
+        if level == tracing::Level::ERROR {
+            tracing::error!(target: "luigi-interface", "{line}");
+        } else {
+            tracing::info!(target: "luigi-interface", "{line}");
+        }
     }
 }
 
@@ -169,7 +174,7 @@ pub(crate) fn execute(
         cache.mark(task.id());
         events.fire(task, Event::ProcessingTime, &EventArgs::Seconds(started.elapsed().as_secs_f64()));
         let expl = catch_panics(task, "on_success()", || Ok(task.on_success()))?;
-        events.log(TaskLog::Info(format!("[pid {pid}] Worker {worker_id} done      {task}")));
+        events.log(tracing::Level::INFO, format_args!("[pid {pid}] Worker {worker_id} done      {task}"));
         events.fire(task, Event::Success, &EventArgs::None);
         Ok(expl)
     });
@@ -182,7 +187,10 @@ pub(crate) fn execute(
                 error.to_string()
             } else {
                 // Luigi logs the exception with its traceback; the error chain is ours.
-                events.log(TaskLog::Error(format!("[pid {pid}] Worker {worker_id} failed    {task}\n{error}")));
+                events.log(
+                    tracing::Level::ERROR,
+                    format_args!("[pid {pid}] Worker {worker_id} failed    {task}\n{error}"),
+                );
                 events.fire(task, Event::Failure, &EventArgs::Error(error.as_ref()));
                 catch_panics(task, "on_failure()", || Ok(task.on_failure(error.as_ref())))
                     .unwrap_or_else(|panicked| format!("{}\n{panicked}", error))

@@ -380,7 +380,12 @@ impl Events for ForwardEvents {
         let _ = write_line(&self.out, &FromChild::Event { name: name.to_owned(), text, seconds });
     }
 
-    fn log(&self, line: TaskLog) {
+    fn log(&self, level: tracing::Level, line: std::fmt::Arguments<'_>) {
+        let line = if level == tracing::Level::ERROR {
+            TaskLog::Error(line.to_string())
+        } else {
+            TaskLog::Info(line.to_string())
+        };
         let _ = write_line(&self.out, &FromChild::Log { line });
     }
 }
